@@ -42,6 +42,9 @@ type Event struct {
 	// Message is the human text, filled in later by the messages package
 	// (never by the parser).
 	Message string
+	// XML is the record rendered as Windows writes it, when Options.XML asked
+	// for it (file parser), or the EvtRender output (live mode); else empty.
+	XML string
 }
 
 // Source says where an event was read from.
