@@ -1,0 +1,86 @@
+// Command evtxscan analyzes Windows event logs (.evtx) for software-uninstall
+// failures, rollbacks and related anomalies, and writes findings and a
+// timeline as Excel, HTML, CSV and JSONL.
+//
+// This package is wiring only: flags, exit codes and words for people. The
+// logic lives in parser, rules, report and the other rooms.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+)
+
+// Exit codes, a documented interface (README, --help).
+const (
+	exitOK         = 0 // done
+	exitFindings   = 1 // findings at or above --fail-level
+	exitUsage      = 2 // usage error, or a problem with the whole run
+	exitUnreadable = 3 // some input could not be read (the rest was scanned)
+)
+
+// version is set by the build (-ldflags "-X main.version=…").
+var version = "dev"
+
+// A command is one subcommand. Each lives in its own file and registers
+// itself in init, so rooms can add theirs without touching this file.
+type command struct {
+	name    string
+	summary string // one line for the command list
+	run     func(args []string, stdout, stderr io.Writer) int
+}
+
+var commands = map[string]*command{}
+
+func register(c *command) { commands[c.name] = c }
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return exitUsage
+	}
+	switch args[0] {
+	case "-h", "--help", "help":
+		if len(args) > 1 {
+			if c, ok := commands[args[1]]; ok {
+				return c.run([]string{"--help"}, stdout, stderr)
+			}
+		}
+		usage(stdout)
+		return exitOK
+	case "--version", "version":
+		fmt.Fprintln(stdout, "evtxscan", version)
+		return exitOK
+	}
+	c, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "evtxscan: unknown command %q\n\n", args[0])
+		usage(stderr)
+		return exitUsage
+	}
+	return c.run(args[1:], stdout, stderr)
+}
+
+func usage(w io.Writer) {
+	var b strings.Builder
+	b.WriteString("evtxscan finds software-uninstall failures, rollbacks and related anomalies\n")
+	b.WriteString("in Windows event logs (.evtx), and writes findings and a timeline.\n\n")
+	b.WriteString("Usage:\n  evtxscan <command> [flags] [arguments]\n\nCommands:\n")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(&b, "  %-10s %s\n", n, commands[n].summary)
+	}
+	b.WriteString("\nRun 'evtxscan <command> --help' for a command's flags.\n")
+	b.WriteString("Exit codes: 0 done; 1 findings at or above --fail-level; 2 usage error;\n")
+	b.WriteString("3 some input could not be read (the rest was still scanned).\n")
+	fmt.Fprint(w, b.String())
+}
