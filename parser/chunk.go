@@ -1,0 +1,276 @@
+package parser
+
+import (
+	"encoding/binary"
+	"hash/crc32"
+	"strconv"
+	"time"
+)
+
+// A chunkItem is one result of a chunk, in order: an event or an error.
+type chunkItem struct {
+	ev  *Event
+	err error
+}
+
+// chunkResult is everything one chunk produced, handed to the consumer in
+// chunk order.
+type chunkResult struct {
+	items     []chunkItem
+	found     bool // a chunk (good or damaged) occupies this slot
+	skipped   bool
+	records   int
+	recovered int
+	lost      int
+	problems  []Problem
+}
+
+// chunkWorker decodes chunks; each worker owns its buffer and decoder.
+type chunkWorker struct {
+	f    *File
+	buf  []byte
+	dec  *decoder
+	xml  []byte
+	res  *chunkResult
+	idx  int
+	base int64 // file offset of the chunk
+}
+
+func newChunkWorker(f *File) *chunkWorker {
+	return &chunkWorker{f: f, buf: make([]byte, chunkSize), dec: newDecoder()}
+}
+
+func (w *chunkWorker) problem(off int64, id uint64, reason string) {
+	w.res.problems = append(w.res.problems, Problem{Offset: off, Chunk: w.idx, RecordID: id, Reason: reason})
+}
+
+// chunk reads and decodes chunk idx. It never panics: a panic (a bug) is
+// turned into a chunk error naming the offset.
+func (w *chunkWorker) chunk(idx int) (res *chunkResult) {
+	res = &chunkResult{}
+	w.res, w.idx = res, idx
+	w.base = fileHeaderBlock + int64(idx)*chunkSize
+	defer func() {
+		if p := recover(); p != nil {
+			reason := "internal error decoding this chunk: " + panicText(p)
+			w.problem(w.base, 0, reason)
+			res.items = append(res.items, chunkItem{err: &ChunkError{File: w.f.name, Chunk: idx, Offset: w.base, Err: ErrPanic}})
+			res.skipped = true
+		}
+	}()
+	n := chunkSize
+	if rest := w.f.size - w.base; rest < int64(n) {
+		n = int(rest)
+	}
+	data := w.buf[:n]
+	if m, err := w.f.r.ReadAt(data, w.base); m < n {
+		res.found, res.skipped = true, true
+		reason := "cannot read chunk"
+		if err != nil {
+			reason += ": " + err.Error()
+		}
+		w.problem(w.base, 0, reason)
+		res.items = append(res.items, chunkItem{err: &ChunkError{File: w.f.name, Chunk: idx, Offset: w.base, Err: ErrTruncated}})
+		return res
+	}
+	if isZero(data) {
+		return res // never used: not a chunk
+	}
+	res.found = true
+	w.dec.reset(data)
+	if n < chunkHeaderSize || string(data[:8]) != chunkSignature {
+		res.skipped = true
+		what := "bad chunk signature " + strconv.Quote(string(data[:min(8, n)]))
+		if n < chunkSize {
+			what = "trailing partial chunk of " + strconv.Itoa(n) + " bytes"
+		}
+		hint := "; records in it are not read (use --recover to carve them)"
+		if w.f.opts.Recover {
+			hint = "; carving records from it"
+		}
+		w.problem(w.base, 0, what+hint)
+		res.items = append(res.items, chunkItem{err: &ChunkError{File: w.f.name, Chunk: idx, Offset: w.base, Err: errAt(ErrBadSignature, what, 0)}})
+		if w.f.opts.Recover {
+			w.carve(0, n, "damaged chunk")
+		}
+		return res
+	}
+	h := parseChunkHeader(data)
+	noCRC := h.flags&FlagNoCRC32 != 0 || w.f.header.Flags&FlagNoCRC32 != 0
+	if !noCRC {
+		if sum := chunkHeaderCRC(data); sum != h.headerChecksum {
+			w.checksumProblem("chunk header", h.headerChecksum, sum)
+		}
+	}
+	end := int(h.freeSpaceOffset)
+	if end < chunkHeaderSize || end > chunkSize {
+		end = chunkSize // a lying free-space offset: records end at zero padding
+	}
+	if !noCRC && int(h.freeSpaceOffset) == end {
+		if sum := crc32.ChecksumIEEE(data[chunkHeaderSize:end]); sum != h.recordsChecksum {
+			w.checksumProblem("chunk records", h.recordsChecksum, sum)
+		}
+	}
+	off := chunkHeaderSize
+	for off+recordMinSize <= end {
+		if string(data[off:off+4]) != recordSignature {
+			if !isZero(data[off : off+4]) {
+				w.problem(w.base+int64(off), 0, "bad record signature at chunk offset 0x"+strconv.FormatInt(int64(off), 16)+"; rest of chunk not read normally")
+				res.items = append(res.items, chunkItem{err: &RecordError{File: w.f.name, Chunk: idx, Offset: w.base + int64(off), Err: errAt(ErrBadSignature, "record", off)}})
+			}
+			break
+		}
+		size, ok := recordSize(data, off)
+		if !ok {
+			id := binary.LittleEndian.Uint64(data[off+8:])
+			w.problem(w.base+int64(off), id, "record size "+strconv.FormatUint(uint64(binary.LittleEndian.Uint32(data[off+4:])), 10)+" does not fit or its copy differs; rest of chunk not read normally")
+			res.items = append(res.items, chunkItem{err: &RecordError{File: w.f.name, Chunk: idx, Offset: w.base + int64(off), RecordID: id, Err: errAt(ErrBadRecord, "record size", off)}})
+			res.lost++
+			break
+		}
+		w.record(off, size, false, "")
+		off += size
+	}
+	if w.f.opts.Recover && off < n {
+		w.carve(off, n, "chunk slack")
+	}
+	return res
+}
+
+func (w *chunkWorker) checksumProblem(what string, stored, computed uint32) {
+	w.problem(w.base, 0, what+" checksum mismatch: header says 0x"+strconv.FormatUint(uint64(stored), 16)+
+		", computed 0x"+strconv.FormatUint(uint64(computed), 16)+"; records read anyway, each one checked")
+}
+
+// recordSize validates the framing of the record at off: size at least 28,
+// inside the chunk, and equal to the trailing copy.
+func recordSize(data []byte, off int) (int, bool) {
+	if len(data)-off < recordMinSize {
+		return 0, false
+	}
+	size := int64(binary.LittleEndian.Uint32(data[off+4:]))
+	if size < recordMinSize || size > int64(len(data)-off) {
+		return 0, false
+	}
+	s := int(size)
+	if binary.LittleEndian.Uint32(data[off+s-4:]) != uint32(size) {
+		return 0, false
+	}
+	return s, true
+}
+
+// carve scans [from, to) for records (signature, plausible size, matching
+// size copy, a BinXML start) and decodes them as recovered. The scan only
+// moves forward, so no record is yielded twice.
+func (w *chunkWorker) carve(from, to int, where string) {
+	data := w.dec.data[:to]
+	for off := from; off+recordMinSize <= to; {
+		if string(data[off:off+4]) != recordSignature {
+			off++
+			continue
+		}
+		size, ok := recordSize(data, off)
+		if !ok {
+			off++
+			continue
+		}
+		if first := data[off+recordHeaderSize]; first != tokFragment && first != tokPITarget && first != tokEOF {
+			off++
+			continue
+		}
+		w.record(off, size, true, where)
+		off += size
+	}
+}
+
+// record decodes the record at chunk offset off and appends the event, or
+// a record error counted as lost.
+func (w *chunkWorker) record(off, size int, recovered bool, where string) {
+	data := w.dec.data
+	id := binary.LittleEndian.Uint64(data[off+8:])
+	written := binary.LittleEndian.Uint64(data[off+16:])
+	ev, err := w.decodeRecord(off+recordHeaderSize, off+size-4)
+	if err != nil {
+		reason := err.Error()
+		if recovered {
+			reason = "recovered record from " + where + " not decodable: " + reason
+		}
+		w.problem(w.base+int64(off), id, reason)
+		w.res.items = append(w.res.items, chunkItem{err: &RecordError{File: w.f.name, Chunk: w.idx, Offset: w.base + int64(off), RecordID: id, Err: err}})
+		w.res.lost++
+		return
+	}
+	ev.Source = Source{
+		File:     w.f.name,
+		Chunk:    w.idx,
+		Offset:   w.base + int64(off),
+		RecordID: id,
+		Written:  fileTimeToTime(written),
+	}
+	if recovered {
+		ev.Source.Recovered, ev.Source.RecoverReason = true, where
+		w.res.recovered++
+	} else {
+		w.res.records++
+	}
+	w.res.items = append(w.res.items, chunkItem{ev: ev})
+}
+
+// decodeRecord decodes the BinXML payload in [from, to) into an Event.
+func (w *chunkWorker) decodeRecord(from, to int) (*Event, error) {
+	c := &cursor{pos: from, end: to}
+	parts, err := w.dec.fragment(c)
+	if err != nil {
+		return nil, err
+	}
+	r := &renderState{d: w.dec}
+	out, err := r.parts(parts, nil, -1, 0, nil)
+	if err != nil {
+		return nil, err
+	}
+	var root *onode
+	for i := range out {
+		if out[i].kind == outElement {
+			root = out[i].node
+			break
+		}
+	}
+	if root == nil {
+		return nil, errAt(ErrBadToken, "record holds no element", from)
+	}
+	e := &Event{}
+	fillEvent(e, root)
+	if r.haveInsert {
+		e.InsertionStrings = r.insertion
+	} else if len(e.EventData) > 0 {
+		e.InsertionStrings = make([]string, len(e.EventData))
+		for i := range e.EventData {
+			e.InsertionStrings[i] = e.EventData[i].Value
+		}
+	}
+	if w.f.opts.XML {
+		w.xml = appendXML(w.xml[:0], out)
+		e.XML = string(w.xml)
+	}
+	return e, nil
+}
+
+// fileTimeToTime converts a FILETIME to UTC time; zero stays the zero Time.
+func fileTimeToTime(ft uint64) time.Time {
+	if ft == 0 || ft > 1<<62 {
+		return time.Time{}
+	}
+	const unixEpoch = 116444736000000000
+	ticks := int64(ft) - unixEpoch
+	return time.Unix(ticks/ticksPerSecond, ticks%ticksPerSecond*100).UTC()
+}
+
+func panicText(p any) string {
+	switch v := p.(type) {
+	case error:
+		return v.Error()
+	case string:
+		return v
+	}
+	return "panic"
+}

@@ -1,0 +1,185 @@
+package parser
+
+import (
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// AppendJSON appends the dump JSONL object of e to dst, without a newline.
+// The format is a public interface, documented in the package doc; keys
+// come in a fixed order and strings are valid UTF-8 with control characters
+// escaped.
+func AppendJSON(dst []byte, e *Event) []byte {
+	dst = append(dst, `{"file":`...)
+	dst = appendJSONString(dst, e.Source.File)
+	dst = append(dst, `,"record_id":`...)
+	dst = strconv.AppendUint(dst, e.Source.RecordID, 10)
+	dst = append(dst, `,"time":"`...)
+	dst = appendRFC3339x7(dst, e.Time())
+	dst = append(dst, `","event_id":`...)
+	dst = strconv.AppendUint(dst, uint64(e.System.EventID), 10)
+	dst = append(dst, `,"provider":`...)
+	dst = appendJSONString(dst, e.System.Provider)
+	dst = append(dst, `,"channel":`...)
+	dst = appendJSONString(dst, e.System.Channel)
+	dst = append(dst, `,"computer":`...)
+	dst = appendJSONString(dst, e.System.Computer)
+	dst = append(dst, `,"level":`...)
+	dst = strconv.AppendUint(dst, uint64(e.System.Level), 10)
+	dst = append(dst, `,"user_sid":`...)
+	dst = appendJSONString(dst, e.System.UserID)
+	dst = append(dst, `,"event_data":{`...)
+	var seen map[string]int
+	n := 0
+	key := func(k string) {
+		if n > 0 {
+			dst = append(dst, ',')
+		}
+		n++
+		if c, dup := seen[k]; dup {
+			seen[k] = c + 1
+			k += "_" + strconv.Itoa(c)
+		} else {
+			if seen == nil {
+				seen = make(map[string]int, len(e.EventData)+1)
+			}
+			seen[k] = 1
+		}
+		dst = appendJSONString(dst, k)
+		dst = append(dst, ':')
+	}
+	for i := range e.EventData {
+		key(e.DataKey(i))
+		dst = appendJSONString(dst, e.EventData[i].Value)
+	}
+	if e.Binary != nil {
+		key("Binary")
+		dst = append(dst, '"')
+		dst = appendHexUpper(dst, e.Binary)
+		dst = append(dst, '"')
+	}
+	dst = append(dst, '}')
+	if e.UserData != nil {
+		dst = append(dst, `,"user_data":{`...)
+		dst = appendJSONString(dst, e.UserData.Name)
+		dst = append(dst, ':')
+		dst = appendJSONNode(dst, e.UserData, 0)
+		dst = append(dst, '}')
+	}
+	dst = append(dst, `,"recovered":`...)
+	dst = strconv.AppendBool(dst, e.Source.Recovered)
+	if e.Message != "" {
+		dst = append(dst, `,"message":`...)
+		dst = appendJSONString(dst, e.Message)
+	}
+	return append(dst, '}')
+}
+
+// appendJSONNode writes an element as a JSON value: a string when it has
+// only text, else an object of "@attr" keys, child elements (duplicate
+// names suffixed _1, _2, …) and "#text" for mixed text.
+func appendJSONNode(dst []byte, n *Node, depth int) []byte {
+	if len(n.Attrs) == 0 && len(n.Children) == 0 {
+		return appendJSONString(dst, n.Text)
+	}
+	if depth > maxElementDepth {
+		return append(dst, "null"...)
+	}
+	dst = append(dst, '{')
+	var seen map[string]int
+	k := 0
+	key := func(name string) {
+		if k > 0 {
+			dst = append(dst, ',')
+		}
+		k++
+		if seen == nil {
+			seen = make(map[string]int)
+		}
+		if c, dup := seen[name]; dup {
+			seen[name] = c + 1
+			name += "_" + strconv.Itoa(c)
+		} else {
+			seen[name] = 1
+		}
+		dst = appendJSONString(dst, name)
+		dst = append(dst, ':')
+	}
+	for _, a := range n.Attrs {
+		key("@" + a.Name)
+		dst = appendJSONString(dst, a.Value)
+	}
+	for _, c := range n.Children {
+		key(c.Name)
+		dst = appendJSONNode(dst, c, depth+1)
+	}
+	if n.Text != "" {
+		key("#text")
+		dst = appendJSONString(dst, n.Text)
+	}
+	return append(dst, '}')
+}
+
+// appendJSONString writes s as a JSON string: invalid UTF-8 becomes
+// U+FFFD, control characters and U+2028/2029 are escaped.
+func appendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c < 0x80 && c != '"' && c != '\\' {
+			i++
+			continue
+		}
+		if c < 0x80 {
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexLower[c>>4], hexLower[c&15])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, "\ufffd"...)
+			i += size
+			start = i
+			continue
+		}
+		if r == 0x2028 || r == 0x2029 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexLower[r&15])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// appendRFC3339x7 writes t in UTC as 2006-01-02T15:04:05.0000000 (7
+// fractional digits; the caller adds the quotes and this adds the Z).
+func appendRFC3339x7(dst []byte, t time.Time) []byte {
+	t = t.UTC()
+	y, mo, d := t.Date()
+	h, mi, s := t.Clock()
+	if y < 0 || y > 9999 {
+		y, mo, d, h, mi, s = 1601, 1, 1, 0, 0, 0
+		return appendTimeParts(dst, y, int(mo), d, h, mi, s, 0)
+	}
+	return appendTimeParts(dst, y, int(mo), d, h, mi, s, uint64(t.Nanosecond()/100))
+}

@@ -1,0 +1,465 @@
+package parser
+
+import (
+	"strconv"
+	"strings"
+)
+
+// Instantiation turns parsed BinXML (templates plus value tables) into the
+// output tree the Event and the XML rendering are built from, applying the
+// rules Windows applies (§2.7, §2.9):
+//   - an attribute whose value renders empty is dropped;
+//   - an element whose direct content holds an optional substitution with a
+//     NULL value is dropped, and so is an element whose dependency id names
+//     a NULL value;
+//   - an array value in an element's direct content repeats the element once
+//     per item (an empty array gives one empty element); in an attribute the
+//     items are joined with ",";
+//   - a BinXML value (0x21) is parsed as a nested fragment and spliced in.
+
+// Kinds of output items.
+const (
+	outElement = iota
+	outText
+	outEntity
+	outCharRef
+	outCDATA
+	outPI
+)
+
+// An onode is an element of the output tree.
+type onode struct {
+	name  string
+	attrs []Field
+	items []oitem
+}
+
+type oitem struct {
+	kind  uint8
+	node  *onode
+	text  string // text, entity name, CDATA, PI target
+	text2 string // PI data
+	r     rune
+}
+
+// maxOutputItems bounds the output of one record: template reuse can make
+// output grow much faster than input (a value referenced many times, nested).
+const maxOutputItems = 1 << 17
+
+// renderState is the state of rendering one record.
+type renderState struct {
+	d          *decoder
+	items      int      // output items so far, bounded by maxOutputItems
+	insertion  []string // values of the first nested (payload) instance
+	haveInsert bool
+	scratch    []byte
+	arr        [][]byte
+}
+
+// instState caches per-instance work: rendered values and parsed fragments.
+type instState struct {
+	in       *instance
+	nested   bool
+	rendered []string
+	done     []bool
+	frags    map[int][]part
+}
+
+func (r *renderState) newInst(in *instance, nested bool) *instState {
+	st := &instState{in: in, nested: nested, rendered: make([]string, len(in.values)), done: make([]bool, len(in.values))}
+	if nested && !r.haveInsert {
+		r.haveInsert = true
+		for i, v := range in.values {
+			switch {
+			case v.typ == typeBinXML:
+				r.insertion = append(r.insertion, "")
+			case v.typ&typeArray != 0:
+				r.arr = arrayItems(v.typ&^typeArray, r.d.data[v.off:v.off+v.size], r.arr[:0])
+				for _, it := range r.arr {
+					r.insertion = append(r.insertion, string(appendValue(nil, v.typ&^typeArray, it)))
+				}
+			default:
+				r.insertion = append(r.insertion, st.scalar(r, i))
+			}
+		}
+	}
+	return st
+}
+
+// scalar renders value i (not an array, not BinXML) once.
+func (st *instState) scalar(r *renderState, i int) string {
+	if st.done[i] {
+		return st.rendered[i]
+	}
+	v := st.in.values[i]
+	r.scratch = appendValue(r.scratch[:0], v.typ, r.d.data[v.off:v.off+v.size])
+	s := string(r.scratch)
+	st.rendered[i], st.done[i] = s, true
+	return s
+}
+
+// item renders array item k of value i.
+func (st *instState) item(r *renderState, i, k int) (string, bool) {
+	v := st.in.values[i]
+	base := v.typ &^ typeArray
+	r.arr = arrayItems(base, r.d.data[v.off:v.off+v.size], r.arr[:0])
+	if k < 0 || k >= len(r.arr) {
+		return "", false
+	}
+	return string(appendValue(nil, base, r.arr[k])), true
+}
+
+func (st *instState) arrayLen(r *renderState, i int) int {
+	v := st.in.values[i]
+	r.arr = arrayItems(v.typ&^typeArray, r.d.data[v.off:v.off+v.size], r.arr[:0])
+	return len(r.arr)
+}
+
+func (r *renderState) grow(n int) error {
+	r.items += n
+	if r.items > maxOutputItems {
+		return errAt(ErrTooDeep, "record output over "+strconv.Itoa(maxOutputItems)+" items", 0)
+	}
+	return nil
+}
+
+// parts renders static parts in element-content position. sel selects the
+// array item for array substitutions (-1: none).
+func (r *renderState) parts(ps []part, st *instState, sel int, depth int, out []oitem) ([]oitem, error) {
+	if depth > maxNesting {
+		return out, errAt(ErrTooDeep, "nested fragments", 0)
+	}
+	var err error
+	for i := range ps {
+		p := &ps[i]
+		switch p.kind {
+		case partText:
+			out = append(out, oitem{kind: outText, text: p.text})
+		case partEntity:
+			out = append(out, oitem{kind: outEntity, text: p.text})
+		case partCharRef:
+			out = append(out, oitem{kind: outCharRef, r: p.r})
+		case partCDATA:
+			out = append(out, oitem{kind: outCDATA, text: p.text})
+		case partPI:
+			out = append(out, oitem{kind: outPI, text: p.text, text2: p.text2})
+		case partElement:
+			if out, err = r.element(p.elem, st, depth, out); err != nil {
+				return out, err
+			}
+		case partInstance:
+			ist := r.newInst(p.inst, st != nil || depth > 0)
+			if out, err = r.parts(p.inst.tmpl.parts, ist, -1, depth+1, out); err != nil {
+				return out, err
+			}
+		case partSubst, partOptSubst:
+			if st == nil || int(p.index) >= len(st.in.values) {
+				continue // out of range: render nothing (fail-soft, as peers do)
+			}
+			v := st.in.values[p.index]
+			switch {
+			case v.typ == typeNull:
+			case v.typ == typeBinXML:
+				frag, ok := st.frags[int(p.index)]
+				if !ok {
+					c := &cursor{pos: v.off, end: v.off + v.size, nesting: depth}
+					frag, err = r.d.fragment(c)
+					if err != nil {
+						return out, err
+					}
+					if st.frags == nil {
+						st.frags = make(map[int][]part)
+					}
+					st.frags[int(p.index)] = frag
+				}
+				if out, err = r.parts(frag, nil, -1, depth+1, out); err != nil {
+					return out, err
+				}
+			case v.typ&typeArray != 0:
+				var s string
+				if sel >= 0 {
+					s, _ = st.item(r, int(p.index), sel)
+				} else {
+					s = st.joined(r, int(p.index))
+				}
+				if s != "" {
+					out = append(out, oitem{kind: outText, text: s})
+				}
+			default:
+				if s := st.scalar(r, int(p.index)); s != "" {
+					out = append(out, oitem{kind: outText, text: s})
+				}
+			}
+		}
+	}
+	return out, r.grow(len(ps))
+}
+
+// joined renders all items of array value i joined with ",".
+func (st *instState) joined(r *renderState, i int) string {
+	v := st.in.values[i]
+	base := v.typ &^ typeArray
+	r.arr = arrayItems(base, r.d.data[v.off:v.off+v.size], r.arr[:0])
+	var b []byte
+	for k, it := range r.arr {
+		if k > 0 {
+			b = append(b, ',')
+		}
+		b = appendValue(b, base, it)
+	}
+	return string(b)
+}
+
+// element renders a static element, repeating it for array values and
+// dropping it by the optional-substitution and dependency-id rules.
+func (r *renderState) element(e *element, st *instState, depth int, out []oitem) ([]oitem, error) {
+	count, expand := 1, -1
+	if st != nil {
+		vals := st.in.values
+		if e.depID != noDependency && int(e.depID) < len(vals) && vals[e.depID].typ == typeNull {
+			return out, nil
+		}
+		for i := range e.content {
+			p := &e.content[i]
+			if (p.kind != partSubst && p.kind != partOptSubst) || int(p.index) >= len(vals) {
+				continue
+			}
+			v := vals[p.index]
+			if p.kind == partOptSubst && (v.typ == typeNull || v.size == 0) {
+				return out, nil
+			}
+			if v.typ&typeArray != 0 && expand < 0 {
+				expand = int(p.index)
+				if count = st.arrayLen(r, expand); count == 0 {
+					count = 1
+				}
+			}
+		}
+	}
+	for k := 0; k < count; k++ {
+		sel := -1
+		if expand >= 0 {
+			sel = k
+		}
+		n := &onode{name: e.name}
+		if len(e.attrs) > 0 {
+			n.attrs = make([]Field, 0, len(e.attrs))
+		}
+		for i := range e.attrs {
+			a := &e.attrs[i]
+			if s := r.attrText(a.parts, st); s != "" {
+				n.attrs = append(n.attrs, Field{Name: a.name, Value: s})
+			}
+		}
+		var err error
+		if len(e.content) > 0 {
+			if n.items, err = r.parts(e.content, st, sel, depth, nil); err != nil {
+				return out, err
+			}
+		}
+		out = append(out, oitem{kind: outElement, node: n})
+	}
+	return out, r.grow(count)
+}
+
+// attrText renders an attribute value: texts, references and substitutions
+// concatenated, arrays joined with ",", nested BinXML rendered empty.
+func (r *renderState) attrText(ps []part, st *instState) string {
+	if len(ps) == 1 && ps[0].kind == partText {
+		return ps[0].text
+	}
+	var b strings.Builder
+	for i := range ps {
+		p := &ps[i]
+		switch p.kind {
+		case partText:
+			b.WriteString(p.text)
+		case partEntity:
+			b.WriteString(entityText(p.text))
+		case partCharRef:
+			b.Write(appendRune(nil, p.r))
+		case partSubst, partOptSubst:
+			if st == nil || int(p.index) >= len(st.in.values) {
+				continue
+			}
+			v := st.in.values[p.index]
+			switch {
+			case v.typ == typeNull, v.typ == typeBinXML:
+			case v.typ&typeArray != 0:
+				b.WriteString(st.joined(r, int(p.index)))
+			default:
+				b.WriteString(st.scalar(r, int(p.index)))
+			}
+		}
+	}
+	return b.String()
+}
+
+// entityText resolves the predefined XML entities; others stay literal.
+func entityText(name string) string {
+	switch name {
+	case "lt":
+		return "<"
+	case "gt":
+		return ">"
+	case "amp":
+		return "&"
+	case "quot":
+		return "\""
+	case "apos":
+		return "'"
+	}
+	return "&" + name + ";"
+}
+
+// text returns the character data of an output element's direct content,
+// references resolved.
+func (n *onode) text() string {
+	switch len(n.items) {
+	case 0:
+		return ""
+	case 1:
+		if n.items[0].kind == outText {
+			return n.items[0].text
+		}
+	}
+	var b []byte
+	for i := range n.items {
+		it := &n.items[i]
+		switch it.kind {
+		case outText, outCDATA:
+			b = append(b, it.text...)
+		case outEntity:
+			b = append(b, entityText(it.text)...)
+		case outCharRef:
+			b = appendRune(b, it.r)
+		}
+	}
+	return string(b)
+}
+
+func (n *onode) hasText() bool {
+	for i := range n.items {
+		if k := n.items[i].kind; k != outElement && k != outPI {
+			return true
+		}
+	}
+	return false
+}
+
+func (n *onode) attr(name string) (string, bool) {
+	for _, a := range n.attrs {
+		if a.Name == name {
+			return a.Value, true
+		}
+	}
+	return "", false
+}
+
+// fillEvent maps the output tree's root <Event> onto e.
+func fillEvent(e *Event, root *onode) {
+	for i := range root.items {
+		it := &root.items[i]
+		if it.kind != outElement {
+			continue
+		}
+		sec := it.node
+		switch sec.name {
+		case "System":
+			fillSystem(&e.System, sec)
+		case "EventData":
+			e.EventDataName, _ = sec.attr("Name")
+			for j := range sec.items {
+				c := &sec.items[j]
+				if c.kind != outElement {
+					continue
+				}
+				if c.node.name == "Binary" {
+					e.Binary = decodeHex(c.node.text())
+					continue
+				}
+				name, _ := c.node.attr("Name")
+				e.EventData = append(e.EventData, Field{Name: name, Value: c.node.text()})
+			}
+		case "UserData":
+			for j := range sec.items {
+				if c := &sec.items[j]; c.kind == outElement {
+					e.UserData = toNode(c.node)
+					break
+				}
+			}
+		default:
+			if sec.name == "RenderingInfo" {
+				for j := range sec.items {
+					if c := &sec.items[j]; c.kind == outElement && c.node.name == "Message" {
+						e.RenderedMessage = c.node.text()
+					}
+				}
+			}
+			e.Other = append(e.Other, toNode(sec))
+		}
+	}
+}
+
+func fillSystem(s *System, sec *onode) {
+	for i := range sec.items {
+		it := &sec.items[i]
+		if it.kind != outElement {
+			continue
+		}
+		n := it.node
+		if n.hasText() {
+			s.SetField(n.name, n.text())
+		}
+		for _, a := range n.attrs {
+			s.SetField(n.name+"/@"+a.Name, a.Value)
+		}
+	}
+}
+
+func toNode(o *onode) *Node {
+	n := &Node{Name: o.name, Attrs: o.attrs}
+	var text []byte
+	for i := range o.items {
+		it := &o.items[i]
+		switch it.kind {
+		case outElement:
+			n.Children = append(n.Children, toNode(it.node))
+		case outText, outCDATA:
+			text = append(text, it.text...)
+		case outEntity:
+			text = append(text, entityText(it.text)...)
+		case outCharRef:
+			text = appendRune(text, it.r)
+		}
+	}
+	n.Text = string(text)
+	return n
+}
+
+// decodeHex decodes the upper- or lower-case hex of a <Binary> element;
+// a non-hex character ends it.
+func decodeHex(s string) []byte {
+	b := make([]byte, 0, len(s)/2)
+	for i := 0; i+1 < len(s); i += 2 {
+		h, ok1 := unhex(s[i])
+		l, ok2 := unhex(s[i+1])
+		if !ok1 || !ok2 {
+			break
+		}
+		b = append(b, h<<4|l)
+	}
+	return b
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
