@@ -1,0 +1,104 @@
+package messages
+
+import (
+	"encoding/xml"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/evtxscan/evtxscan/internal/testenv"
+	"github.com/evtxscan/evtxscan/parser"
+)
+
+// renderedXML is the part of an event's XML these tests need.
+type renderedXML struct {
+	System struct {
+		Provider struct {
+			Name            string `xml:"Name,attr"`
+			EventSourceName string `xml:"EventSourceName,attr"`
+		}
+		EventID struct {
+			Qualifiers string `xml:"Qualifiers,attr"`
+			Value      uint16 `xml:",chardata"`
+		}
+		Version uint8
+	}
+	EventData struct {
+		Data []struct {
+			Name  string `xml:"Name,attr"`
+			Value string `xml:",chardata"`
+		}
+	}
+	RenderingInfo struct {
+		Message string
+	}
+}
+
+// readRenderedXML turns one Windows-rendered event (../shared/data/rendered-xml)
+// into an Event and the message Windows rendered for it.
+func readRenderedXML(t *testing.T, path string) (*parser.Event, string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var x renderedXML
+	if err := xml.Unmarshal(data, &x); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	ev := &parser.Event{System: parser.System{
+		Provider: x.System.Provider.Name, EventSourceName: x.System.Provider.EventSourceName,
+		EventID: x.System.EventID.Value, Version: x.System.Version,
+	}}
+	if q, err := strconv.ParseUint(x.System.EventID.Qualifiers, 10, 16); err == nil {
+		ev.System.Qualifiers, ev.System.HasQualifiers = uint16(q), true
+	}
+	for _, d := range x.EventData.Data {
+		ev.EventData = append(ev.EventData, parser.Field{Name: d.Name, Value: d.Value})
+	}
+	msg := strings.ReplaceAll(x.RenderingInfo.Message, "\r\n", "\n")
+	return ev, strings.ReplaceAll(msg, "\r", "\n")
+}
+
+// TestMatchesWindowsRenderedText renders events whose XML carries the text
+// Windows itself rendered (RenderingInfo) and compares, byte for byte.
+func TestMatchesWindowsRenderedText(t *testing.T) {
+	dir := filepath.Join(testenv.Shared(t), "data", "rendered-xml")
+	tests := []struct {
+		file string
+		// fix adjusts Windows' text where we knowingly differ.
+		fix func(string) string
+	}{
+		{file: "Service_Control_Manager_7036_1.xml"},
+		{file: "Service_Control_Manager_7036_5.xml"},
+		{file: "Microsoft-Windows-Security-Auditing_4624_2.xml"},
+		{file: "Microsoft-Windows-Security-Auditing_4624_4.xml"},
+		// The forwarding machine left %%1936 unresolved; Event Viewer
+		// (and we) resolve it through msobjs.dll's parameter strings.
+		{file: "Microsoft-Windows-Security-Auditing_4688_3.xml", fix: func(s string) string {
+			return strings.Replace(s, "%%1936", "TokenElevationTypeDefault (1)", 1)
+		}},
+	}
+	tbl := Builtin()
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			ev, want := readRenderedXML(t, filepath.Join(dir, tt.file))
+			if tt.fix != nil {
+				want = tt.fix(want)
+			}
+			got, ok := tbl.Render(ev)
+			if !ok || got != want {
+				t.Errorf("Render = %v\n%s\nwant (Windows)\n%s", ok, got, want)
+				gl, wl := strings.Split(got, "\n"), strings.Split(want, "\n")
+				for i := 0; i < len(gl) && i < len(wl); i++ {
+					if gl[i] != wl[i] {
+						t.Errorf("first difference on line %d: got %q, want %q", i+1, gl[i], wl[i])
+						break
+					}
+				}
+			}
+		})
+	}
+}
