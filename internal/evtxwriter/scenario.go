@@ -215,6 +215,7 @@ type eventYAML struct {
 	Repeat int                 `yaml:"repeat"`
 	Step   string              `yaml:"step"`
 	Vary   []map[string]string `yaml:"vary"`
+	Seed   string              `yaml:"seed"`
 }
 
 // ParseScenario parses a scenario from YAML (see testdata/scenarios/README.md).
@@ -264,7 +265,17 @@ func (s *Scenario) parseEvents(nodes []yaml.Node, slack bool) ([]Event, error) {
 		for k := 1; k <= count; k++ {
 			node := n
 			if head.Repeat > 0 {
-				vars := map[string]string{"i": strconv.Itoa(k), "guid": nameGUID(fmt.Sprintf("%s/%d/%d", s.Name, n.Line, k))}
+				idx := k
+				if len(head.Vary) > 0 {
+					idx = (k-1)%len(head.Vary) + 1
+				}
+				seed := head.Seed
+				if seed == "" {
+					seed = fmt.Sprintf("%s/%d", s.Name, n.Line)
+				}
+				g := nameGUID(fmt.Sprintf("%s/%d", seed, idx))
+				vars := map[string]string{"i": strconv.Itoa(k), "guid": g,
+					"hex32": strings.ToLower(strings.NewReplacer("{", "", "}", "", "-", "").Replace(nameGUID(g)))}
 				if len(head.Vary) > 0 {
 					for key, v := range head.Vary[(k-1)%len(head.Vary)] {
 						vars[key] = v
@@ -426,12 +437,12 @@ func (s *Scenario) event(y *eventYAML, prev time.Time) (Event, time.Time, error)
 			ev.Data = append(ev.Data, v)
 		}
 	case yaml.MappingNode:
-		for i := 0; i+1 < len(y.Data.Content); i += 2 {
-			v, err := scalarValue(y.Data.Content[i+1])
+		for _, kv := range mappingPairs(&y.Data) {
+			v, err := scalarValue(kv[1])
 			if err != nil {
-				return ev, t, fmt.Errorf("data %s: %w", y.Data.Content[i].Value, err)
+				return ev, t, fmt.Errorf("data %s: %w", kv[0].Value, err)
 			}
-			v.Name = y.Data.Content[i].Value
+			v.Name = kv[0].Value
 			ev.Data = append(ev.Data, v)
 		}
 	default:
@@ -526,8 +537,8 @@ func userDataNode(name string, n *yaml.Node) (*Element, error) {
 		}
 		e.Value = &v
 	case yaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, val := n.Content[i].Value, n.Content[i+1]
+		for _, kv := range mappingPairs(n) {
+			k, val := kv[0].Value, kv[1]
 			if a, ok := strings.CutPrefix(k, "@"); ok {
 				e.Attrs = append(e.Attrs, Value{Name: a, Text: val.Value})
 				continue
@@ -542,4 +553,45 @@ func userDataNode(name string, n *yaml.Node) (*Element, error) {
 		return nil, fmt.Errorf("line %d: element %s: want a value or a map", n.Line, name)
 	}
 	return e, nil
+}
+
+// mappingPairs returns the key/value pairs of a mapping in order, with YAML
+// merge keys (<<: *base) expanded: the base's keys first, in its order, with
+// values overridden by later keys of the same name.
+func mappingPairs(n *yaml.Node) [][2]*yaml.Node {
+	var out [][2]*yaml.Node
+	index := map[string]int{}
+	add := func(k, v *yaml.Node) {
+		if i, ok := index[k.Value]; ok {
+			out[i][1] = v
+			return
+		}
+		index[k.Value] = len(out)
+		out = append(out, [2]*yaml.Node{k, v})
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Value == "<<" && k.Tag == "!!merge" {
+			for v.Kind == yaml.AliasNode {
+				v = v.Alias
+			}
+			bases := []*yaml.Node{v}
+			if v.Kind == yaml.SequenceNode {
+				bases = v.Content
+			}
+			for _, b := range bases {
+				for b.Kind == yaml.AliasNode {
+					b = b.Alias
+				}
+				if b.Kind == yaml.MappingNode {
+					for _, kv := range mappingPairs(b) {
+						add(kv[0], kv[1])
+					}
+				}
+			}
+			continue
+		}
+		add(k, v)
+	}
+	return out
 }
