@@ -1,0 +1,5 @@
+//go:build !windows
+
+package live
+
+func openEventLog() (eventLog, error) { return nil, ErrUnsupported }

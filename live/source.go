@@ -1,0 +1,609 @@
+package live
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/evtxscan/evtxscan/filter"
+	"github.com/evtxscan/evtxscan/parser"
+)
+
+// DefaultChannels are the channels live reads when Config.Channels is empty:
+// where uninstalls, service failures, crashes and AppX removals are logged.
+var DefaultChannels = []string{
+	"Application",
+	"System",
+	"Security",
+	"Setup",
+	"Microsoft-Windows-AppXDeploymentServer/Operational",
+}
+
+// Batch sizes for EvtNext. Winlogbeat defaults to 100 and refuses more
+// than 1024; the service may refuse a large batch (error 1734), and then
+// the size is halved.
+const (
+	DefaultBatchSize = 100
+	MaxBatchSize     = 1024
+)
+
+// DefaultPollInterval is how often Follow drains a subscription even when
+// the service has not signalled (a safety net against a lost signal).
+const DefaultPollInterval = 5 * time.Second
+
+// Config says what Open reads.
+type Config struct {
+	// Channels to read; empty means DefaultChannels (Filter.Channels, when
+	// set, narrows DefaultChannels or stands in for it).
+	Channels []string
+	// Filter selects events: its XPath is sent to the service, its Match
+	// runs on every event.
+	Filter filter.Filter
+	// StatePath is the state file; "" reads every channel from its oldest
+	// record and remembers nothing.
+	StatePath string
+	// Follow keeps reading new events until the context ends.
+	Follow bool
+	// BatchSize is the EvtNext batch (0: DefaultBatchSize).
+	BatchSize int
+	// PollInterval is Follow's safety-net poll (0: DefaultPollInterval).
+	PollInterval time.Duration
+	// KeepXML stores the rendered XML in Event.XML.
+	KeepXML bool
+	// Warn receives notices as they happen (log rolled over, state file
+	// damaged); nil discards them (they stay in Notices and Stats).
+	Warn func(msg string)
+
+	// log replaces the Windows event log (tests).
+	log eventLog
+	// now replaces time.Now (tests).
+	now func() time.Time
+}
+
+// A Source yields the events of the configured channels. Its shape is the
+// one the analysis pipeline reads (Events and Stats).
+type Source struct {
+	cfg      Config
+	log      eventLog
+	channels []string
+	xpath    string
+	match    filter.Filter // cfg.Filter without Channels (the query picked them)
+	now      func() time.Time
+
+	mu      sync.Mutex
+	state   State                   // bookmarks as loaded, advanced by Commit
+	pending map[string]ChannelState // bookmarks of events handed out, not yet committed
+	stats   map[string]*parser.Stats
+	notices []string
+}
+
+// Open prepares a Source: it loads the state file and opens the event log.
+// A damaged state file is not an error: it is set aside, reported in
+// Notices, and every channel is read from its oldest record. On systems
+// other than Windows Open returns ErrUnsupported.
+func Open(ctx context.Context, cfg Config) (*Source, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = DefaultBatchSize
+	}
+	cfg.BatchSize = min(cfg.BatchSize, MaxBatchSize)
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = DefaultPollInterval
+	}
+	s := &Source{
+		cfg:     cfg,
+		now:     cfg.now,
+		pending: map[string]ChannelState{},
+		stats:   map[string]*parser.Stats{},
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.channels = pickChannels(cfg.Channels, cfg.Filter.Channels)
+	// Channels are chosen by the query path, not the XPath.
+	s.xpath = cfg.Filter.XPath()
+	// Forwarded events keep their origin's System/Channel, so the channel
+	// read (ForwardedEvents) must not be matched against it again.
+	s.match = cfg.Filter
+	s.match.Channels = nil
+	for _, ch := range s.channels {
+		s.stats[ch] = &parser.Stats{File: "live:" + ch}
+	}
+
+	s.state = State{Version: stateVersion, Channels: map[string]ChannelState{}}
+	if cfg.StatePath != "" {
+		st, err := LoadState(cfg.StatePath)
+		switch {
+		case errors.Is(err, ErrStateDamaged):
+			msg := err.Error()
+			if to, rerr := quarantineState(cfg.StatePath, s.now()); rerr == nil {
+				msg += "; the damaged file was kept as " + to
+			}
+			s.notice(msg)
+		case err != nil:
+			return nil, err
+		}
+		if err == nil {
+			s.state = st
+		}
+	}
+
+	s.log = cfg.log
+	if s.log == nil {
+		l, err := openEventLog()
+		if err != nil {
+			return nil, err
+		}
+		s.log = l
+	}
+	return s, nil
+}
+
+// pickChannels returns the channels to read: the explicit list, or the
+// defaults narrowed by the filter's channels, or the filter's channels.
+func pickChannels(explicit, filtered []string) []string {
+	if len(explicit) > 0 {
+		return dedupFold(explicit)
+	}
+	if len(filtered) > 0 {
+		return dedupFold(filtered)
+	}
+	return append([]string(nil), DefaultChannels...)
+}
+
+func dedupFold(list []string) []string {
+	var out []string
+	for _, c := range list {
+		c = strings.TrimSpace(c)
+		dup := c == ""
+		for _, o := range out {
+			dup = dup || strings.EqualFold(o, c)
+		}
+		if !dup {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Channels returns the channels the source reads.
+func (s *Source) Channels() []string { return append([]string(nil), s.channels...) }
+
+// XPath returns the query sent to the event log.
+func (s *Source) XPath() string { return s.xpath }
+
+// Notices returns what the source reported so far (state file damaged, log
+// cleared or rolled over), one sentence each.
+func (s *Source) Notices() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.notices...)
+}
+
+// Stats returns the accounting of each channel, as "live:<Channel>".
+func (s *Source) Stats() []parser.Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]parser.Stats, 0, len(s.channels))
+	for _, ch := range s.channels {
+		st := *s.stats[ch]
+		st.Problems = append([]parser.Problem(nil), st.Problems...)
+		out = append(out, st)
+	}
+	return out
+}
+
+// Commit writes the bookmarks of every event yielded so far to the state
+// file. Call it once the events are durably handled (reports written,
+// alerts queued): a crash before Commit repeats events, never loses them.
+// Without a state file Commit does nothing. In Follow mode the source
+// commits by itself after each drained batch.
+func (s *Source) Commit() error {
+	if s.cfg.StatePath == "" {
+		return nil
+	}
+	s.mu.Lock()
+	for ch, cs := range s.pending {
+		s.state.Channels[ch] = cs
+	}
+	clear(s.pending)
+	st := State{Version: stateVersion, Channels: make(map[string]ChannelState, len(s.state.Channels))}
+	for k, v := range s.state.Channels {
+		st.Channels[k] = v
+	}
+	s.mu.Unlock()
+	return SaveState(s.cfg.StatePath, st)
+}
+
+// Close releases the event log. It does not commit.
+func (s *Source) Close() error {
+	if s.log == nil {
+		return nil
+	}
+	err := s.log.Close()
+	s.log = nil
+	return err
+}
+
+func (s *Source) notice(msg string) {
+	s.mu.Lock()
+	s.notices = append(s.notices, msg)
+	s.mu.Unlock()
+	if s.cfg.Warn != nil {
+		s.cfg.Warn(msg)
+	}
+}
+
+// problem records a channel-level problem in the channel's Stats and as a
+// notice.
+func (s *Source) problem(ch string, recordID uint64, reason string) {
+	s.mu.Lock()
+	st := s.stats[ch]
+	st.Problems = append(st.Problems, parser.Problem{Chunk: -1, RecordID: recordID, Reason: reason})
+	s.mu.Unlock()
+	s.notice("live:" + ch + ": " + reason)
+}
+
+// Events yields every matching event of every channel, channel by channel
+// (or, with Follow, as they arrive, until ctx ends). A record that cannot
+// be rendered or parsed is counted as lost in Stats and yielded as an
+// error; the sequence goes on. A channel that cannot be opened at all is
+// an error in its Stats (Err) and is yielded as an error too; the other
+// channels are still read.
+func (s *Source) Events(ctx context.Context) iter.Seq2[*parser.Event, error] {
+	if s.cfg.Follow {
+		return s.follow(ctx)
+	}
+	return func(yield func(*parser.Event, error) bool) {
+		for _, ch := range s.channels {
+			if err := ctx.Err(); err != nil {
+				yield(nil, err)
+				return
+			}
+			if !s.readChannel(ctx, ch, yield) {
+				return
+			}
+		}
+	}
+}
+
+// start decides where a channel is read from: after its bookmark, or from
+// the oldest record when there is none or it no longer exists.
+func (s *Source) start(ch string) uint64 {
+	s.mu.Lock()
+	cs, ok := s.pending[ch]
+	if !ok {
+		cs, ok = s.state.Channels[ch]
+	}
+	s.mu.Unlock()
+	if !ok || cs.RecordID == 0 {
+		return 0
+	}
+	info, err := s.log.Info(ch)
+	if err != nil {
+		return cs.RecordID // the query will tell whether the bookmark holds
+	}
+	switch {
+	case info.Oldest == 0 && info.Newest == 0:
+		s.problem(ch, cs.RecordID, fmt.Sprintf("log is empty but the last run stopped at record %d: it was cleared since; reading it from its oldest record", cs.RecordID))
+		s.resetPosition(ch)
+		return 0
+	case info.Newest < cs.RecordID:
+		s.problem(ch, cs.RecordID, fmt.Sprintf("newest record is %d but the last run stopped at record %d: the log was cleared since; reading it from its oldest record", info.Newest, cs.RecordID))
+		s.resetPosition(ch)
+		return 0
+	case info.Oldest > cs.RecordID+1:
+		s.problem(ch, cs.RecordID, fmt.Sprintf("log rolled over or was cleared since the last run: records %d to %d are gone (the last run stopped at %d, the oldest record now is %d); reading it from its oldest record",
+			cs.RecordID+1, info.Oldest-1, cs.RecordID, info.Oldest))
+		s.resetPosition(ch)
+		return 0
+	case info.Oldest == cs.RecordID+1:
+		// The bookmarked record itself rolled out but nothing after it:
+		// no loss, yet the service would call the bookmark stale.
+		return 0
+	}
+	return cs.RecordID
+}
+
+// open opens a reader after the channel's bookmark, falling back to the
+// oldest record when the service calls the bookmark stale.
+func (s *Source) open(ch string, after uint64, subscribe bool) (recordReader, error) {
+	openAt := func(after uint64) (recordReader, error) {
+		if subscribe {
+			return s.log.Subscribe(ch, s.xpath, after)
+		}
+		return s.log.Query(ch, s.xpath, after)
+	}
+	r, err := openAt(after)
+	if errors.Is(err, errStaleBookmark) && after != 0 {
+		s.problem(ch, after, fmt.Sprintf("record %d of the last run is no longer in the log (cleared or rolled over); reading it from its oldest record", after))
+		s.resetPosition(ch)
+		r, err = openAt(0)
+	}
+	return r, err
+}
+
+// readChannel reads one channel to its end; it returns false when the
+// consumer stopped.
+func (s *Source) readChannel(ctx context.Context, ch string, yield func(*parser.Event, error) bool) bool {
+	after := s.start(ch)
+	r, err := s.open(ch, after, false)
+	if err != nil {
+		return s.channelFailed(ch, err, yield)
+	}
+	defer func() { r.Close() }()
+	batch := s.cfg.BatchSize
+	for {
+		if err := ctx.Err(); err != nil {
+			yield(nil, err)
+			return false
+		}
+		recs, err := r.Next(batch)
+		if errors.Is(err, errBatchTooLarge) && batch > 1 {
+			// The read position moved anyway: re-open after the last
+			// record handed out, with half the batch.
+			batch /= 2
+			r.Close()
+			if r, err = s.open(ch, s.position(ch, after), false); err != nil {
+				return s.channelFailed(ch, err, yield)
+			}
+			continue
+		}
+		if err != nil {
+			return s.channelFailed(ch, err, yield)
+		}
+		if len(recs) == 0 {
+			return true
+		}
+		for i := range recs {
+			if !s.deliver(ch, &recs[i], yield) {
+				return false
+			}
+		}
+	}
+}
+
+// position returns the record id after which a channel goes on: the last
+// record handed out, or where the run started.
+func (s *Source) position(ch string, started uint64) uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cs, ok := s.pending[ch]; ok {
+		return cs.RecordID
+	}
+	return started
+}
+
+func (s *Source) channelFailed(ch string, err error, yield func(*parser.Event, error) bool) bool {
+	err = fmt.Errorf("live:%s: %w", ch, err)
+	s.mu.Lock()
+	if s.stats[ch].Err == nil {
+		s.stats[ch].Err = err
+	}
+	s.mu.Unlock()
+	return yield(nil, err)
+}
+
+// deliver turns one record into an event, advances the channel's pending
+// bookmark, and yields the event if it passes the filter.
+func (s *Source) deliver(ch string, rec *record, yield func(*parser.Event, error) bool) bool {
+	var ev *parser.Event
+	err := rec.Err
+	if err == nil {
+		ev, err = parser.ParseEventXML(rec.XML)
+		if err != nil && ev != nil {
+			// A usable event with a note (say a bad Binary): keep it, and
+			// record the note.
+			s.mu.Lock()
+			st := s.stats[ch]
+			st.Problems = append(st.Problems, parser.Problem{Chunk: -1, RecordID: ev.System.EventRecordID, Reason: err.Error()})
+			s.mu.Unlock()
+			err = nil
+		}
+	}
+	id := rec.RecordID
+	if ev != nil && ev.System.EventRecordID != 0 {
+		id = ev.System.EventRecordID
+	}
+	s.mu.Lock()
+	st := s.stats[ch]
+	if id != 0 {
+		cs := ChannelState{RecordID: id, Saved: s.now().UTC()}
+		if ev != nil {
+			cs.Time = ev.System.TimeCreated
+		}
+		s.pending[ch] = cs
+	}
+	if err != nil {
+		st.Lost++
+		st.Problems = append(st.Problems, parser.Problem{Chunk: -1, RecordID: id, Reason: "record not readable: " + err.Error()})
+		s.mu.Unlock()
+		return yield(nil, fmt.Errorf("live:%s: record %d: %w", ch, id, err))
+	}
+	st.Records++
+	s.mu.Unlock()
+
+	ev.Source.File = "live:" + ch
+	if ev.System.Channel == "" {
+		ev.System.Channel = ch
+	}
+	if rec.Message != "" {
+		ev.RenderedMessage = fillPlaceholders(rec.Message, ev.InsertionStrings)
+	}
+	if s.cfg.KeepXML {
+		ev.XML = string(rec.XML)
+	}
+	if !s.match.Match(ev) {
+		return true
+	}
+	return yield(ev, nil)
+}
+
+// follow reads every channel through a subscription until ctx ends. One
+// goroutine per channel waits for the service and reads batches; this
+// goroutine turns them into events, so the consumer sees one stream. A
+// channel's next batch is read only after the consumer has handled the
+// previous one, and the state is committed after each batch.
+func (s *Source) follow(ctx context.Context) iter.Seq2[*parser.Event, error] {
+	return func(yield func(*parser.Event, error) bool) {
+		ctx, cancel := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		defer func() {
+			cancel()
+			wg.Wait()
+		}()
+		out := make(chan followBatch)
+		for _, ch := range s.channels {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s.pump(ctx, ch, out)
+			}()
+		}
+		for {
+			var b followBatch
+			select {
+			case <-ctx.Done():
+				return // the normal end of following
+			case b = <-out:
+			}
+			if b.err != nil {
+				if !yield(nil, fmt.Errorf("live:%s: %w", b.ch, b.err)) {
+					return
+				}
+				close(b.done)
+				continue
+			}
+			for i := range b.recs {
+				if !s.deliver(b.ch, &b.recs[i], yield) {
+					return
+				}
+			}
+			close(b.done)
+			if err := s.Commit(); err != nil {
+				if !yield(nil, err) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// followBatch is what a channel's pump hands to the consumer: records or
+// an error; done is closed once they are handled.
+type followBatch struct {
+	ch   string
+	recs []record
+	err  error
+	done chan struct{}
+}
+
+// pump subscribes to one channel and sends its batches until ctx ends. A
+// failing subscription is reported and re-opened after PollInterval from
+// the last record handed out, so a restart of the event log service does
+// not end following.
+func (s *Source) pump(ctx context.Context, ch string, out chan<- followBatch) {
+	send := func(b followBatch) bool {
+		b.ch, b.done = ch, make(chan struct{})
+		select {
+		case out <- b:
+		case <-ctx.Done():
+			return false
+		}
+		select {
+		case <-b.done:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	sleep := func() bool {
+		t := time.NewTimer(s.cfg.PollInterval)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	started := s.start(ch)
+	batch := s.cfg.BatchSize
+	var sub subscription
+	defer func() {
+		if sub != nil {
+			sub.Close()
+		}
+	}()
+	for ctx.Err() == nil {
+		if sub == nil {
+			var err error
+			sub, err = s.subscribe(ch, s.position(ch, started))
+			if err != nil {
+				sub = nil
+				if !send(followBatch{err: err}) || !sleep() {
+					return
+				}
+				continue
+			}
+		}
+		recs, err := sub.Next(batch)
+		switch {
+		case errors.Is(err, errBatchTooLarge) && batch > 1:
+			batch /= 2
+			sub.Close()
+			sub = nil
+			continue
+		case errors.Is(err, errStaleBookmark):
+			s.problem(ch, s.position(ch, started), "log was cleared or rolled over while following; reading it from its oldest record")
+			sub.Close()
+			sub = nil
+			s.resetPosition(ch)
+			started = 0
+			continue
+		case err != nil:
+			sub.Close()
+			sub = nil
+			if !send(followBatch{err: err}) || !sleep() {
+				return
+			}
+			continue
+		}
+		if len(recs) == 0 {
+			if err := sub.Wait(ctx, s.cfg.PollInterval); err != nil && ctx.Err() != nil {
+				return
+			}
+			continue
+		}
+		if !send(followBatch{recs: recs}) {
+			return
+		}
+	}
+}
+
+// subscribe opens a subscription after record after, falling back to the
+// oldest record when the bookmark is stale.
+func (s *Source) subscribe(ch string, after uint64) (subscription, error) {
+	sub, err := s.log.Subscribe(ch, s.xpath, after)
+	if errors.Is(err, errStaleBookmark) && after != 0 {
+		s.problem(ch, after, fmt.Sprintf("record %d of the last run is no longer in the log (cleared or rolled over); reading it from its oldest record", after))
+		s.resetPosition(ch)
+		sub, err = s.log.Subscribe(ch, s.xpath, 0)
+	}
+	return sub, err
+}
+
+// resetPosition records that a channel is read from its oldest record
+// again (its log was cleared or rolled over); Commit saves that, so the
+// next run does not report the same reset again.
+func (s *Source) resetPosition(ch string) {
+	s.mu.Lock()
+	s.pending[ch] = ChannelState{Saved: s.now().UTC()}
+	s.mu.Unlock()
+}
