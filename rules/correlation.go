@@ -1,0 +1,372 @@
+package rules
+
+// Correlation design note.
+//
+// Guarantees:
+//   - Results do not depend on arrival order. Events may come from several
+//     files in any order; each correlation keeps the hits of its base rules
+//     (only those, never other events) per group and evaluates them sorted by
+//     (time, rule position, file, record id) when input ends (Flush). The
+//     same input therefore always gives the same findings.
+//   - Windows are not aligned to clock boundaries: a window opens at a hit
+//     and spans timespan (inclusive) after it.
+//   - A finding lists every event of its window that made it, in time order;
+//     a chained correlation lists the events of the correlations below it.
+//   - Memory holds the base-rule hits until Flush: a few per uninstall
+//     session, not the input.
+//
+// Types: event_count and value_count count hits (distinct values) in the
+// window opened by the first unused hit; temporal needs every referenced
+// rule (or the condition's count of distinct rules) in one window;
+// temporal_ordered additionally in the listed order; absence (our
+// extension) reports each start hit with no end hit of its group within
+// timespan after it.
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+type corrType uint8
+
+const (
+	ctEventCount corrType = iota
+	ctValueCount
+	ctTemporal
+	ctTemporalOrdered
+	ctAbsence
+)
+
+var corrTypes = map[string]corrType{
+	"event_count":      ctEventCount,
+	"value_count":      ctValueCount,
+	"temporal":         ctTemporal,
+	"temporal_ordered": ctTemporalOrdered,
+	"absence":          ctAbsence,
+}
+
+type correlation struct {
+	typ      corrType
+	refs     []string
+	refNode  *yaml.Node
+	groupBy  []string
+	timespan time.Duration
+	conds    []cmpCond
+	field    string                       // value_count
+	aliases  map[string]map[string]string // alias → rule id/name → field
+	generate bool
+}
+
+type cmpCond struct {
+	op string
+	n  int
+}
+
+func (c *correlation) satisfied(count int) bool {
+	for _, k := range c.conds {
+		ok := false
+		switch k.op {
+		case "gt":
+			ok = count > k.n
+		case "gte":
+			ok = count >= k.n
+		case "lt":
+			ok = count < k.n
+		case "lte":
+			ok = count <= k.n
+		case "eq":
+			ok = count == k.n
+		case "neq":
+			ok = count != k.n
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func parseCorrelation(de *docErrors, n *yaml.Node) *correlation {
+	c := &correlation{}
+	if n.Kind != yaml.MappingNode {
+		de.at(n, "correlation must be a mapping {type, rules, group-by, timespan, condition}")
+		return c
+	}
+	kv := mapKeys(n)
+	t := scalarOr(kv["type"], "")
+	typ, ok := corrTypes[t]
+	switch {
+	case t == "":
+		de.at(n, "correlation needs `type:` (event_count, value_count, temporal, temporal_ordered or absence)")
+	case t == "value_sum" || t == "value_avg" || t == "value_percentile":
+		de.at(kv["type"], "correlation type %s is not supported (%v)", t, ErrUnsupported)
+	case !ok:
+		de.at(kv["type"], "unknown correlation type %q (use event_count, value_count, temporal, temporal_ordered or absence)", t)
+	}
+	c.typ = typ
+	c.refNode = kv["rules"]
+	c.refs = stringList(de, kv["rules"], "correlation.rules")
+	if len(c.refs) == 0 {
+		de.at(n, "correlation needs `rules:` (ids or names of the rules it joins)")
+	}
+	if typ == ctAbsence && len(c.refs) != 2 {
+		de.at(kv["rules"], "absence takes exactly two rules: [start, end]")
+	}
+	c.groupBy = stringList(de, kv["group-by"], "group-by")
+	if ts := kv["timespan"]; ts == nil {
+		de.at(n, "correlation needs `timespan:` (e.g. 10m)")
+	} else {
+		d, err := parseSpan(ts.Value)
+		if err != nil {
+			de.at(ts, "%v", err)
+		}
+		c.timespan = d
+	}
+	if g := kv["generate"]; g != nil {
+		c.generate = g.Value == "true"
+	}
+	if cn := kv["condition"]; cn != nil {
+		if cn.Kind != yaml.MappingNode {
+			de.at(cn, "correlation condition must be a mapping like {gte: 3}")
+		} else {
+			for i := 0; i+1 < len(cn.Content); i += 2 {
+				k, v := cn.Content[i].Value, cn.Content[i+1]
+				switch k {
+				case "gt", "gte", "lt", "lte", "eq", "neq":
+					num, err := strconv.Atoi(strings.TrimSpace(v.Value))
+					if err != nil {
+						de.at(v, "condition %s needs a whole number, not %q", k, v.Value)
+					}
+					c.conds = append(c.conds, cmpCond{op: k, n: num})
+				case "field":
+					c.field = v.Value
+				default:
+					de.at(cn.Content[i], "unknown condition key %q (use gt, gte, lt, lte, eq, neq, field)", k)
+				}
+			}
+		}
+	}
+	switch typ {
+	case ctEventCount, ctValueCount:
+		if len(c.conds) == 0 {
+			de.at(n, "%s needs a condition such as {gte: 3}", t)
+		}
+	}
+	if typ == ctValueCount && c.field == "" {
+		de.at(n, "value_count needs condition.field (the field whose distinct values are counted)")
+	}
+	if a := kv["aliases"]; a != nil {
+		c.aliases = map[string]map[string]string{}
+		if a.Kind != yaml.MappingNode {
+			de.at(a, "aliases must map alias → {rule: field}")
+		} else {
+			for i := 0; i+1 < len(a.Content); i += 2 {
+				m := a.Content[i+1]
+				if m.Kind != yaml.MappingNode {
+					de.at(m, "alias %q must map rule name → field", a.Content[i].Value)
+					continue
+				}
+				per := map[string]string{}
+				for j := 0; j+1 < len(m.Content); j += 2 {
+					per[m.Content[j].Value] = m.Content[j+1].Value
+				}
+				c.aliases[a.Content[i].Value] = per
+			}
+		}
+	}
+	return c
+}
+
+// ---- runtime ----
+
+// A hit is one base-rule match (an event, or a finding of a chained
+// correlation) kept by a correlation until Flush.
+type hit struct {
+	t        time.Time
+	which    int      // position of the matched rule in correlation.rules
+	group    string   // joined group-by values
+	gvals    []string // group-by values
+	value    string   // value_count field value
+	vals     []string // values of the correlation's wanted fields
+	computer string
+	events   []EventRef
+}
+
+// A corrRun is one correlation's state in an Engine.
+type corrRun struct {
+	r       *rule
+	c       *correlation
+	emit    bool
+	wanted  []string // display fields (and level_by field) to carry
+	groups  map[string][]hit
+	parents []*corrFeed
+	order   int // topological position: children before parents
+}
+
+// A corrFeed connects a rule (detection or correlation) to a correlation
+// that references it, with the field references resolved for that rule
+// (aliases applied).
+type corrFeed struct {
+	run    *corrRun
+	which  int
+	group  []fieldRef
+	value  *fieldRef
+	wanted []fieldRef
+	// for chained correlations: names to read from the child's finding
+	groupNames  []string
+	valueName   string
+	wantedNames []string
+}
+
+func (run *corrRun) add(h hit) {
+	if run.groups == nil {
+		run.groups = map[string][]hit{}
+	}
+	run.groups[h.group] = append(run.groups[h.group], h)
+}
+
+// evaluate runs the correlation over its buffered hits; lastSeen is the
+// time of the latest event of the input (for absence notes).
+func (run *corrRun) evaluate(lastSeen time.Time, out func(matchSet)) {
+	keys := make([]string, 0, len(run.groups))
+	for k := range run.groups {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		hs := run.groups[k]
+		sort.SliceStable(hs, func(i, j int) bool {
+			a, b := &hs[i], &hs[j]
+			if !a.t.Equal(b.t) {
+				return a.t.Before(b.t)
+			}
+			if a.which != b.which {
+				return a.which < b.which
+			}
+			ea, eb := firstRef(a), firstRef(b)
+			if ea.File != eb.File {
+				return ea.File < eb.File
+			}
+			return ea.RecordID < eb.RecordID
+		})
+		run.sweep(hs, lastSeen, out)
+	}
+	run.groups = nil
+}
+
+func firstRef(h *hit) EventRef {
+	if len(h.events) == 0 {
+		return EventRef{}
+	}
+	return h.events[0]
+}
+
+// A matchSet is the hits that make one correlation finding.
+type matchSet struct {
+	hits []hit
+	note string
+}
+
+func (run *corrRun) sweep(hs []hit, lastSeen time.Time, out func(matchSet)) {
+	c := run.c
+	ts := c.timespan
+	windowEnd := func(i int) int {
+		j := i
+		for j < len(hs) && hs[j].t.Sub(hs[i].t) <= ts {
+			j++
+		}
+		return j
+	}
+	switch c.typ {
+	case ctEventCount, ctValueCount, ctTemporal:
+		for i := 0; i < len(hs); {
+			j := windowEnd(i)
+			var count int
+			switch c.typ {
+			case ctEventCount:
+				count = j - i
+			case ctValueCount:
+				seen := map[string]bool{}
+				for _, h := range hs[i:j] {
+					if h.value != "" {
+						seen[h.value] = true
+					}
+				}
+				count = len(seen)
+			case ctTemporal:
+				seen := map[int]bool{}
+				for _, h := range hs[i:j] {
+					seen[h.which] = true
+				}
+				count = len(seen)
+			}
+			ok := false
+			if c.typ == ctTemporal && len(c.conds) == 0 {
+				ok = count == len(c.refs)
+			} else {
+				ok = c.satisfied(count)
+			}
+			if ok {
+				out(matchSet{hits: hs[i:j]})
+				i = j
+			} else {
+				i++
+			}
+		}
+	case ctTemporalOrdered:
+		for i := 0; i < len(hs); {
+			if hs[i].which != 0 {
+				i++
+				continue
+			}
+			j := windowEnd(i)
+			next, last := 0, -1
+			for k := i; k < j && next < len(c.refs); k++ {
+				if hs[k].which == next {
+					next++
+					last = k
+				}
+			}
+			ok := next == len(c.refs)
+			if len(c.conds) > 0 {
+				ok = c.satisfied(next)
+			}
+			if ok && last >= i {
+				out(matchSet{hits: hs[i : last+1]})
+				i = last + 1
+			} else {
+				i++
+			}
+		}
+	case ctAbsence:
+		for i, s := range hs {
+			if s.which != 0 {
+				continue
+			}
+			closed := false
+			for k := i + 1; k < len(hs) && hs[k].t.Sub(s.t) <= ts; k++ {
+				if hs[k].which == 1 {
+					closed = true
+					break
+				}
+			}
+			if closed {
+				continue
+			}
+			ms := matchSet{hits: hs[i : i+1]}
+			if lastSeen.Before(s.t.Add(ts)) {
+				ms.note = "log ends before the session closed"
+			}
+			out(ms)
+		}
+	}
+}
+
+// joinGroup joins group-by values into a map key.
+func joinGroup(vals []string) string {
+	return strings.Join(vals, "\x00")
+}
