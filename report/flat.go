@@ -1,0 +1,311 @@
+package report
+
+import (
+	"bufio"
+	"encoding/csv"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/evtxscan/evtxscan/parser"
+	"github.com/evtxscan/evtxscan/rules"
+)
+
+// A flatFile is one streamed output file with a path for error messages.
+type flatFile struct {
+	path string
+	f    *os.File
+	w    *bufio.Writer
+}
+
+func createFlat(dir, name string) (*flatFile, error) {
+	path := filepath.Join(dir, name)
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("report: cannot create %s: %w", path, err)
+	}
+	return &flatFile{path: path, f: f, w: bufio.NewWriterSize(f, 256<<10)}, nil
+}
+
+func (ff *flatFile) finish() error {
+	if ff == nil || ff.f == nil {
+		return nil
+	}
+	err := ff.w.Flush()
+	if cerr := ff.f.Close(); err == nil {
+		err = cerr
+	}
+	ff.f = nil
+	if err != nil {
+		return fmt.Errorf("report: writing %s: %w", ff.path, err)
+	}
+	return nil
+}
+
+// abort closes the file; what was written stays, so a partial run can still
+// be read.
+func (ff *flatFile) abort() {
+	if ff != nil && ff.f != nil {
+		_ = ff.f.Close()
+		ff.f = nil
+	}
+}
+
+// A csvWriter writes timeline.csv as events stream and findings.csv at
+// close. Cells are neutralized like spreadsheet cells, because CSV files end
+// up in Excel.
+type csvWriter struct {
+	loc      *time.Location
+	dir      string
+	timeline *flatFile
+	tw       *csv.Writer
+	rec      []string
+}
+
+func newCSVWriter(dir string, loc *time.Location) (*csvWriter, error) {
+	tl, err := createFlat(dir, TimelineCSVName)
+	if err != nil {
+		return nil, err
+	}
+	c := &csvWriter{loc: loc, dir: dir, timeline: tl, tw: csv.NewWriter(tl.w), rec: make([]string, len(timelineHeader))}
+	header := append([]string(nil), timelineHeader...)
+	header[0] = "Time (" + zoneLabel(loc) + ")"
+	if err := c.tw.Write(header); err != nil {
+		tl.abort()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *csvWriter) event(r *eventRow) error {
+	ev := r.ev
+	c.rec[0] = r.time.In(c.loc).Format(displayTimeLayout)
+	c.rec[1] = cellText(ev.System.Computer)
+	c.rec[2] = cellText(ev.System.Channel)
+	c.rec[3] = cellText(ev.System.Provider)
+	c.rec[4] = strconv.Itoa(int(ev.System.EventID))
+	c.rec[5] = r.level
+	c.rec[6] = cellText(r.details)
+	c.rec[7] = strconv.FormatUint(recordID(ev.Source.RecordID, ev.System.EventRecordID), 10)
+	c.rec[8] = cellText(ev.Source.File)
+	if err := c.tw.Write(c.rec); err != nil {
+		return fmt.Errorf("report: writing %s: %w", c.timeline.path, err)
+	}
+	return nil
+}
+
+func (c *csvWriter) close(v *view) error {
+	c.tw.Flush()
+	if err := c.tw.Error(); err != nil {
+		c.timeline.abort()
+		return fmt.Errorf("report: writing %s: %w", c.timeline.path, err)
+	}
+	if err := c.timeline.finish(); err != nil {
+		return err
+	}
+	ff, err := createFlat(c.dir, FindingsCSVName)
+	if err != nil {
+		return err
+	}
+	w := csv.NewWriter(ff.w)
+	header := append([]string(nil), findingsHeader...)
+	header[0] = "Time (" + v.zone + ")"
+	_ = w.Write(header)
+	for i := range v.findings {
+		f := &v.findings[i]
+		r := layoutFinding(f)
+		rec := []string{v.displayTime(f.Time), f.Level.String(), f.RuleID, f.Title, f.Computer, r.Product, r.Version,
+			r.Status, r.Meaning, r.User, r.Details, strconv.Itoa(len(f.Events)), r.File, strconv.FormatUint(r.RecordID, 10)}
+		for j := range rec {
+			rec[j] = cellText(rec[j])
+		}
+		_ = w.Write(rec)
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		ff.abort()
+		return fmt.Errorf("report: writing %s: %w", ff.path, err)
+	}
+	return ff.finish()
+}
+
+func (c *csvWriter) abort() { c.timeline.abort() }
+
+// A jsonlWriter writes timeline.jsonl as events stream and findings.jsonl at
+// close. JSONL is a data format: values are kept whole (JSON escapes what
+// must be escaped), times are UTC.
+type jsonlWriter struct {
+	dir      string
+	timeline *flatFile
+	buf      []byte
+	obj      objectWriter
+	inner    objectWriter
+}
+
+func newJSONLWriter(dir string) (*jsonlWriter, error) {
+	tl, err := createFlat(dir, TimelineJSONLName)
+	if err != nil {
+		return nil, err
+	}
+	return &jsonlWriter{dir: dir, timeline: tl}, nil
+}
+
+// timelineMessage is the one-line text Timesketch shows for an event.
+func timelineMessage(r *eventRow) string {
+	ev := r.ev
+	if ev.Message != "" {
+		return ev.Message
+	}
+	head := ev.System.Provider + " " + strconv.Itoa(int(ev.System.EventID))
+	if r.details == "" {
+		return head
+	}
+	return head + ": " + r.details
+}
+
+func (j *jsonlWriter) event(r *eventRow) error {
+	ev := r.ev
+	o := &j.obj
+	o.begin(j.buf[:0])
+	// Timesketch's required fields first.
+	o.str("message", timelineMessage(r))
+	if r.time.IsZero() {
+		o.str("datetime", "")
+	} else {
+		// Six fractional digits: every ISO 8601 parser Timesketch may use
+		// accepts microseconds; "time" keeps the full 100 ns value.
+		o.str("datetime", r.time.Format("2006-01-02T15:04:05.000000Z"))
+		o.int("timestamp", r.time.UnixMicro())
+	}
+	o.str("timestamp_desc", "Event Time")
+	o.str("time", dataTime(r.time))
+	o.str("file", ev.Source.File)
+	o.uint("record_id", recordID(ev.Source.RecordID, ev.System.EventRecordID))
+	o.uint("event_id", uint64(ev.System.EventID))
+	o.str("provider", ev.System.Provider)
+	o.str("channel", ev.System.Channel)
+	o.str("computer", ev.System.Computer)
+	o.uint("level", uint64(ev.System.Level))
+	o.str("level_name", r.level)
+	o.str("user_sid", ev.System.UserID)
+	in := &j.inner
+	in.begin(nil)
+	for i := range ev.EventData {
+		in.str(ev.DataKey(i), ev.EventData[i].Value)
+	}
+	if len(ev.Binary) > 0 {
+		in.str("Binary", strings.ToUpper(hex.EncodeToString(ev.Binary)))
+	}
+	o.raw("event_data", in.end())
+	if ev.UserData != nil {
+		in.begin(in.b[:0])
+		writeNodeJSON(in, ev.UserData, "", 0)
+		o.raw("user_data", in.end())
+	}
+	o.bool("recovered", ev.Source.Recovered)
+	j.buf = append(o.end(), '\n')
+	if _, err := j.timeline.w.Write(j.buf); err != nil {
+		return fmt.Errorf("report: writing %s: %w", j.timeline.path, err)
+	}
+	return nil
+}
+
+// writeNodeJSON adds the leaves of a UserData tree as "path": "text" pairs
+// (attributes as "path@name"), dotted below the root element.
+func writeNodeJSON(o *objectWriter, n *parser.Node, prefix string, depth int) {
+	if n == nil || depth > 32 {
+		return
+	}
+	path := n.Name
+	if prefix != "" {
+		path = prefix + "." + n.Name
+	}
+	if depth == 0 {
+		path = ""
+	}
+	name := func(s string) string {
+		if path == "" {
+			return s
+		}
+		return path + s
+	}
+	for _, a := range n.Attrs {
+		o.str(name("@"+a.Name), a.Value)
+	}
+	if len(n.Children) == 0 {
+		if depth > 0 {
+			o.str(path, n.Text)
+		}
+		return
+	}
+	for _, c := range n.Children {
+		writeNodeJSON(o, c, path, depth+1)
+	}
+}
+
+func (j *jsonlWriter) close(v *view) error {
+	if err := j.timeline.finish(); err != nil {
+		return err
+	}
+	ff, err := createFlat(j.dir, FindingsJSONLName)
+	if err != nil {
+		return err
+	}
+	var buf []byte
+	for i := range v.findings {
+		buf = appendFindingJSON(buf[:0], &v.findings[i])
+		buf = append(buf, '\n')
+		if _, err := ff.w.Write(buf); err != nil {
+			ff.abort()
+			return fmt.Errorf("report: writing %s: %w", ff.path, err)
+		}
+	}
+	return ff.finish()
+}
+
+func (j *jsonlWriter) abort() { j.timeline.abort() }
+
+// appendFindingJSON appends one findings.jsonl object (without newline).
+func appendFindingJSON(b []byte, f *rules.Finding) []byte {
+	var o, in objectWriter
+	o.begin(b)
+	o.str("rule_id", f.RuleID)
+	o.str("title", f.Title)
+	o.str("level", f.Level.String())
+	o.str("description", f.Description)
+	o.str("time", dataTime(f.Time))
+	o.str("computer", f.Computer)
+	in.begin(nil)
+	for _, d := range f.Fields {
+		in.str(d.Name, d.Value)
+	}
+	o.raw("fields", in.end())
+	tags := []byte{'['}
+	for i, t := range f.Tags {
+		if i > 0 {
+			tags = append(tags, ',')
+		}
+		tags = appendJSONString(tags, t)
+	}
+	o.raw("tags", append(tags, ']'))
+	evs := []byte{'['}
+	for i, e := range f.Events {
+		if i > 0 {
+			evs = append(evs, ',')
+		}
+		in.begin(evs)
+		in.str("file", e.File)
+		in.uint("record_id", e.RecordID)
+		in.uint("event_id", uint64(e.EventID))
+		in.str("provider", e.Provider)
+		in.str("channel", e.Channel)
+		in.str("time", dataTime(e.Time))
+		evs = in.end()
+	}
+	o.raw("events", append(evs, ']'))
+	return o.end()
+}
