@@ -25,7 +25,9 @@
 // # Which values fill %1…%n
 //
 // Event.InsertionStrings when the parser set them (the substitution values
-// in index order, exactly what Windows hands to FormatMessage); otherwise the
+// in index order, what Windows hands to FormatMessage; for classic events
+// only as many as there are <Data> strings, since the Binary's substitutions
+// follow them); otherwise the
 // EventData values in document order; otherwise the UserData leaves in
 // document order. For manifest events with named data, document order is the
 // template's order, which is the order of %1…%n in every manifest we know;

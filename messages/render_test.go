@@ -136,6 +136,12 @@ messages:
 			InsertionStrings: []string{"i1", "i2", "i3"},
 			EventData:        []parser.Field{{Name: "a", Value: "d1"}},
 		}, "i1|i2|i3"},
+		{"classic: Binary substitutions after the strings are no inserts", &parser.Event{
+			System:           parser.System{Provider: "P", EventID: 1, HasQualifiers: true},
+			InsertionStrings: []string{"a", "b", "82", "7B41"},
+			EventData:        []parser.Field{{Value: "a"}, {Value: "b"}},
+			Binary:           []byte("{A"),
+		}, "a|b|%3"},
 		{"EventData in document order", &parser.Event{
 			System:    parser.System{Provider: "P", EventID: 1},
 			EventData: []parser.Field{{Name: "b", Value: "d1"}, {Name: "a", Value: "d2"}},

@@ -328,8 +328,8 @@ type eventValues struct{ ev *parser.Event }
 
 func (e eventValues) value(n int) (string, bool) {
 	ev := e.ev
-	if len(ev.InsertionStrings) > 0 {
-		if n <= len(ev.InsertionStrings) {
+	if k := insertionCount(ev); k > 0 {
+		if n <= k {
 			return ev.InsertionStrings[n-1], true
 		}
 		return "", false
@@ -343,12 +343,26 @@ func (e eventValues) value(n int) (string, bool) {
 	return "", false
 }
 
+// insertionCount is how many of ev.InsertionStrings are message inserts.
+// A classic event's substitution values end with its Binary (a length and
+// the bytes) after the strings; FormatMessage only sees the strings, which
+// are the <Data> elements, so the count stops there. (Seen on the
+// DeepBlueCLI Application log: 13 strings of Application Error 1000, then
+// "0" and "".)
+func insertionCount(ev *parser.Event) int {
+	n := len(ev.InsertionStrings)
+	if ev.System.HasQualifiers && len(ev.EventData) > 0 && n > len(ev.EventData) {
+		n = len(ev.EventData)
+	}
+	return n
+}
+
 // count returns how many values value(n) serves.
 func (e eventValues) count() int {
 	ev := e.ev
 	switch {
 	case len(ev.InsertionStrings) > 0:
-		return len(ev.InsertionStrings)
+		return insertionCount(ev)
 	case len(ev.EventData) > 0:
 		return len(ev.EventData)
 	case ev.UserData != nil:
