@@ -281,5 +281,7 @@ func sameValue(got string, v Value) bool {
 	case GUID, Binary:
 		return strings.EqualFold(got, v.Render())
 	}
-	return got == v.Render()
+	// An XML reader turns CR LF and lone CR into LF (XML 1.0 §2.11).
+	want := strings.ReplaceAll(strings.ReplaceAll(v.Render(), "\r\n", "\n"), "\r", "\n")
+	return got == want
 }
