@@ -27,6 +27,8 @@ type fakeChannel struct {
 	staleOnce bool
 	// missing makes Query/Subscribe fail as for an unknown channel.
 	missing bool
+	// inclusive makes Query start at the bookmarked record, not after it.
+	inclusive bool
 }
 
 type fakeRecord struct {
@@ -120,6 +122,9 @@ func (f *fakeLog) open(kind, channel string, after uint64) (*fakeReader, error) 
 		}
 		if !found {
 			return nil, errStaleBookmark
+		}
+		if c.inclusive {
+			pos--
 		}
 	}
 	return &fakeReader{log: f, c: c, nextID: idAt(c, pos)}, nil

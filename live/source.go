@@ -313,7 +313,7 @@ func (s *Source) start(ch string) uint64 {
 
 // open opens a reader after the channel's bookmark, falling back to the
 // oldest record when the service calls the bookmark stale.
-func (s *Source) open(ch string, after uint64, subscribe bool) (recordReader, error) {
+func (s *Source) open(ch string, after uint64, subscribe bool) (recordReader, uint64, error) {
 	openAt := func(after uint64) (recordReader, error) {
 		if subscribe {
 			return s.log.Subscribe(ch, s.xpath, after)
@@ -324,16 +324,17 @@ func (s *Source) open(ch string, after uint64, subscribe bool) (recordReader, er
 	if errors.Is(err, errStaleBookmark) && after != 0 {
 		s.problem(ch, after, fmt.Sprintf("record %d of the last run is no longer in the log (cleared or rolled over); reading it from its oldest record", after))
 		s.resetPosition(ch)
+		after = 0
 		r, err = openAt(0)
 	}
-	return r, err
+	return r, after, err
 }
 
 // readChannel reads one channel to its end; it returns false when the
 // consumer stopped.
 func (s *Source) readChannel(ctx context.Context, ch string, yield func(*parser.Event, error) bool) bool {
 	after := s.start(ch)
-	r, err := s.open(ch, after, false)
+	r, floor, err := s.open(ch, after, false)
 	if err != nil {
 		return s.channelFailed(ch, err, yield)
 	}
@@ -350,7 +351,7 @@ func (s *Source) readChannel(ctx context.Context, ch string, yield func(*parser.
 			// record handed out, with half the batch.
 			batch /= 2
 			r.Close()
-			if r, err = s.open(ch, s.position(ch, after), false); err != nil {
+			if r, floor, err = s.open(ch, s.position(ch, floor), false); err != nil {
 				return s.channelFailed(ch, err, yield)
 			}
 			continue
@@ -362,7 +363,7 @@ func (s *Source) readChannel(ctx context.Context, ch string, yield func(*parser.
 			return true
 		}
 		for i := range recs {
-			if !s.deliver(ch, &recs[i], yield) {
+			if !s.deliver(ch, &recs[i], floor, yield) {
 				return false
 			}
 		}
@@ -391,8 +392,11 @@ func (s *Source) channelFailed(ch string, err error, yield func(*parser.Event, e
 }
 
 // deliver turns one record into an event, advances the channel's pending
-// bookmark, and yields the event if it passes the filter.
-func (s *Source) deliver(ch string, rec *record, yield func(*parser.Event, error) bool) bool {
+// bookmark, and yields the event if it passes the filter. Records at or
+// before floor (the record the reader was opened after) are skipped: a
+// guard in case the service positions a query on the bookmarked record
+// itself rather than after it.
+func (s *Source) deliver(ch string, rec *record, floor uint64, yield func(*parser.Event, error) bool) bool {
 	var ev *parser.Event
 	err := rec.Err
 	if err == nil {
@@ -410,6 +414,9 @@ func (s *Source) deliver(ch string, rec *record, yield func(*parser.Event, error
 	id := rec.RecordID
 	if ev != nil && ev.System.EventRecordID != 0 {
 		id = ev.System.EventRecordID
+	}
+	if floor != 0 && id != 0 && id <= floor {
+		return true
 	}
 	s.mu.Lock()
 	st := s.stats[ch]
@@ -481,7 +488,7 @@ func (s *Source) follow(ctx context.Context) iter.Seq2[*parser.Event, error] {
 				continue
 			}
 			for i := range b.recs {
-				if !s.deliver(b.ch, &b.recs[i], yield) {
+				if !s.deliver(b.ch, &b.recs[i], b.floor, yield) {
 					return
 				}
 			}
@@ -498,10 +505,11 @@ func (s *Source) follow(ctx context.Context) iter.Seq2[*parser.Event, error] {
 // followBatch is what a channel's pump hands to the consumer: records or
 // an error; done is closed once they are handled.
 type followBatch struct {
-	ch   string
-	recs []record
-	err  error
-	done chan struct{}
+	ch    string
+	recs  []record
+	floor uint64 // the record the subscription started after
+	err   error
+	done  chan struct{}
 }
 
 // pump subscribes to one channel and sends its batches until ctx ends. A
@@ -536,6 +544,7 @@ func (s *Source) pump(ctx context.Context, ch string, out chan<- followBatch) {
 	started := s.start(ch)
 	batch := s.cfg.BatchSize
 	var sub subscription
+	var floor uint64
 	defer func() {
 		if sub != nil {
 			sub.Close()
@@ -544,7 +553,7 @@ func (s *Source) pump(ctx context.Context, ch string, out chan<- followBatch) {
 	for ctx.Err() == nil {
 		if sub == nil {
 			var err error
-			sub, err = s.subscribe(ch, s.position(ch, started))
+			sub, floor, err = s.subscribe(ch, s.position(ch, started))
 			if err != nil {
 				sub = nil
 				if !send(followBatch{err: err}) || !sleep() {
@@ -581,7 +590,7 @@ func (s *Source) pump(ctx context.Context, ch string, out chan<- followBatch) {
 			}
 			continue
 		}
-		if !send(followBatch{recs: recs}) {
+		if !send(followBatch{recs: recs, floor: floor}) {
 			return
 		}
 	}
@@ -589,14 +598,15 @@ func (s *Source) pump(ctx context.Context, ch string, out chan<- followBatch) {
 
 // subscribe opens a subscription after record after, falling back to the
 // oldest record when the bookmark is stale.
-func (s *Source) subscribe(ch string, after uint64) (subscription, error) {
+func (s *Source) subscribe(ch string, after uint64) (subscription, uint64, error) {
 	sub, err := s.log.Subscribe(ch, s.xpath, after)
 	if errors.Is(err, errStaleBookmark) && after != 0 {
 		s.problem(ch, after, fmt.Sprintf("record %d of the last run is no longer in the log (cleared or rolled over); reading it from its oldest record", after))
 		s.resetPosition(ch)
+		after = 0
 		sub, err = s.log.Subscribe(ch, s.xpath, 0)
 	}
-	return sub, err
+	return sub, after, err
 }
 
 // resetPosition records that a channel is read from its oldest record

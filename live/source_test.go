@@ -427,3 +427,51 @@ func TestPickChannels(t *testing.T) {
 		}
 	}
 }
+
+func TestBookmarkedRecordIsNotRepeated(t *testing.T) {
+	statePath := filepath.Join(t.TempDir(), "state.json")
+	log := newFakeLog()
+	log.add("Application", 1, 3)
+	s := openFake(t, log, Config{StatePath: statePath, Channels: []string{"Application"}})
+	collect(t, s)
+	s.Commit()
+	log.ch("Application").inclusive = true
+	log.add("Application", 1, 2)
+	s2 := openFake(t, log, Config{StatePath: statePath, Channels: []string{"Application"}})
+	got, _ := collect(t, s2)
+	if fmt.Sprint(got["Application"]) != "[4 5]" {
+		t.Errorf("read %v, want [4 5]", got)
+	}
+	if st := s2.Stats()[0]; st.Records != 2 {
+		t.Errorf("Records = %d, want 2 (the repeated bookmark record is not counted)", st.Records)
+	}
+}
+
+func TestProviderAndID(t *testing.T) {
+	tests := []struct {
+		xml      string
+		provider string
+		id       uint16
+		ok       bool
+	}{
+		{`<Event xmlns='x'><System><Provider Name='Service Control Manager' Guid='{555908d1-a6d7-4695-8e1e-26931d2012f4}' EventSourceName='Service Control Manager'/><EventID Qualifiers='16384'>7036</EventID>`, "Service Control Manager", 7036, true},
+		{`<Event><System><Provider Name="MsiInstaller" /><EventID Qualifiers="0">1033</EventID>`, "MsiInstaller", 1033, true},
+		{`<Event><System><Provider Name='A&amp;B'/><EventID>1</EventID>`, "A&B", 1, true},
+		{`<Event><System><Provider Guid='{x}'/><EventID>1</EventID>`, "", 0, false},
+		{`<Event><System><Provider Name='A'/><EventID>x</EventID>`, "", 0, false},
+		{`<Event><System><Provider Name='A'/>`, "", 0, false},
+		{`<Provider Name='A`, "", 0, false},
+		{`<Provider Name=A/><EventID>1</EventID>`, "", 0, false},
+	}
+	for _, tt := range tests {
+		p, id, ok := providerAndID([]byte(tt.xml))
+		if p != tt.provider || id != tt.id || ok != tt.ok {
+			t.Errorf("providerAndID(%.60q) = %q, %d, %v; want %q, %d, %v", tt.xml, p, id, ok, tt.provider, tt.id, tt.ok)
+		}
+	}
+}
+
+func FuzzProviderAndID(f *testing.F) {
+	f.Add([]byte(`<Provider Name='A'/><EventID>1</EventID>`))
+	f.Fuzz(func(t *testing.T, b []byte) { providerAndID(b) })
+}
