@@ -90,6 +90,17 @@ func (c *correlation) satisfied(count int) bool {
 	return true
 }
 
+// tooMany reports whether count breaks an upper bound (lt, lte, eq).
+func (c *correlation) tooMany(count int) bool {
+	for _, k := range c.conds {
+		switch {
+		case k.op == "lt" && count >= k.n, k.op == "lte" && count > k.n, k.op == "eq" && count > k.n:
+			return true
+		}
+	}
+	return false
+}
+
 func parseCorrelation(de *docErrors, n *yaml.Node) *correlation {
 	c := &correlation{}
 	if n.Kind != yaml.MappingNode {
@@ -310,10 +321,15 @@ func (run *corrRun) sweep(hs []hit, lastSeen time.Time, out func(matchSet)) {
 			} else {
 				ok = c.satisfied(count)
 			}
-			if ok {
+			switch {
+			case ok:
 				out(matchSet{hits: hs[i:j]})
 				i = j
-			} else {
+			case c.tooMany(count):
+				// more than an upper bound allows: this burst is not a
+				// match, and neither is any part of it
+				i = j
+			default:
 				i++
 			}
 		}
