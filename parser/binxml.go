@@ -104,13 +104,22 @@ type cursor struct {
 // chunk offset; it is owned by one goroutine.
 type decoder struct {
 	data      []byte // the whole chunk
-	names     map[uint32]string
+	names     map[uint32]nameEntry
 	templates map[uint32]*template
 	depRetry  int // element starts that needed the other dependency-id layout
+	// strict is set while decoding carved records: their name and template
+	// references may point at space reused since, so names must match their
+	// stored hash and templates their instance id, or the record is lost.
+	strict bool
+}
+
+type nameEntry struct {
+	s      string
+	hashOK bool
 }
 
 func newDecoder() *decoder {
-	return &decoder{names: make(map[uint32]string, 64), templates: make(map[uint32]*template, 16)}
+	return &decoder{names: make(map[uint32]nameEntry, 64), templates: make(map[uint32]*template, 16)}
 }
 
 // reset prepares the decoder for another chunk.
@@ -218,12 +227,20 @@ func (d *decoder) nameAt(off uint32) (string, int, error) {
 	if size > len(d.data)-o {
 		return "", 0, errAt(ErrTruncated, "name of "+strconv.Itoa(n)+" characters", o)
 	}
-	if s, ok := d.names[off]; ok {
-		return s, size, nil
+	ne, ok := d.names[off]
+	if !ok {
+		text := d.data[o+8 : o+8+2*n]
+		var h uint32
+		for i := 0; i < len(text); i += 2 {
+			h = h*65599 + uint32(binary.LittleEndian.Uint16(text[i:]))
+		}
+		ne = nameEntry{s: utf16ToString(text), hashOK: uint16(h) == binary.LittleEndian.Uint16(d.data[o+4:])}
+		d.names[off] = ne
 	}
-	s := utf16ToString(d.data[o+8 : o+8+2*n])
-	d.names[off] = s
-	return s, size, nil
+	if d.strict && !ne.hashOK {
+		return "", 0, errAt(ErrBadToken, "name entry hash mismatch (space reused since the record was written)", o)
+	}
+	return ne.s, size, nil
 }
 
 // fragment parses a BinXML fragment up to EOF or the end of the cursor:
@@ -518,6 +535,9 @@ func (d *decoder) instance(c *cursor) (*instance, error) {
 	t := d.template(defOff, id)
 	if t.err != nil {
 		return nil, t.err
+	}
+	if d.strict && binary.LittleEndian.Uint32(t.guid[:4]) != id {
+		return nil, errAt(ErrNoTemplate, "template at 0x"+strconv.FormatUint(uint64(defOff), 16)+" is not the one the record names (space reused)", start)
 	}
 	n, err := d.u32(c)
 	if err != nil {

@@ -178,7 +178,9 @@ func (w *chunkWorker) carve(from, to int, where string) {
 			off++
 			continue
 		}
+		w.dec.strict = true
 		w.record(off, size, true, where)
+		w.dec.strict = false
 		off += size
 	}
 }

@@ -2,6 +2,7 @@ package parser
 
 import (
 	"strconv"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -106,7 +107,14 @@ func isNameChar(r rune, first bool) bool {
 	case r < 0x80, r == utf8.RuneError:
 		return false
 	}
-	return validXMLChar(r) && r != 0xD7 && r != 0xF7
+	// Non-ASCII: letters of the common scripts only, a conservative subset
+	// of the XML 1.0 name tables that every XML reader accepts.
+	switch {
+	case r >= 0xC0 && r <= 0x1FF && r != 0xD7 && r != 0xF7,
+		r >= 0x391 && r <= 0x3C9, r >= 0x410 && r <= 0x44F, r >= 0x4E00 && r <= 0x9FA5:
+		return unicode.IsLetter(r)
+	}
+	return false
 }
 
 func validXMLName(s string) bool {
