@@ -23,6 +23,7 @@ import (
 type Scenario struct {
 	Name        string
 	Description string
+	Comment     string // the leading comment block (the human form of Expect)
 	Computer    string // default Computer of the events
 	Expect      Expect
 	// Output overrides the layout: Dir replaces Name as the folder under
@@ -229,7 +230,7 @@ func ParseScenario(raw []byte) (*Scenario, error) {
 	if y.Name == "" {
 		return nil, errors.New("scenario has no name")
 	}
-	s := &Scenario{Name: y.Name, Description: y.Description, Computer: y.Computer, Expect: y.Expect,
+	s := &Scenario{Name: y.Name, Description: y.Description, Comment: leadingComment(raw), Computer: y.Computer, Expect: y.Expect,
 		Output: y.Output, RecordsPerChunk: y.RecordsPerChunk, CorruptRecord: y.CorruptRecord}
 	var err error
 	if s.Events, err = s.parseEvents(y.Events, false); err != nil {
@@ -594,4 +595,16 @@ func mappingPairs(n *yaml.Node) [][2]*yaml.Node {
 		add(k, v)
 	}
 	return out
+}
+
+// leadingComment returns the comment lines at the top of a YAML file.
+func leadingComment(raw []byte) string {
+	var sb strings.Builder
+	for line := range strings.Lines(string(raw)) {
+		if !strings.HasPrefix(line, "#") {
+			break
+		}
+		sb.WriteString(line)
+	}
+	return sb.String()
 }
