@@ -1,0 +1,252 @@
+package uninstall
+
+import (
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf16"
+
+	"github.com/evtxscan/evtxscan/parser"
+	"github.com/evtxscan/evtxscan/rules"
+)
+
+// kind says what an event means to a session.
+type kind uint8
+
+const (
+	kindIgnore      kind = iota
+	kindMsiStart         // 1040
+	kindMsiEnd           // 1042
+	kindMsiOutcome       // 1033, 1034, 1035, 1037
+	kindMsiSentence      // 11000–11999, 10005
+	kindMsiReboot        // 1038, 1029, 1005
+	kindScmState         // 7036
+	kindScmError         // 7000, 7009, 7011, 7022, 7023, 7024, 7031, 7034, 7045
+	kindCrash            // msiexec.exe in Application Error / Application Hang / WER
+	kindShutdown         // EventLog 6008, Kernel-Power 41: the system went down hard
+	kindBoot             // EventLog 6005: the system started
+	kindProcess          // Security 4688 of msiexec.exe
+)
+
+// maxField bounds every string a record keeps from an event.
+const maxField = 4096
+
+// A record is the compact part of one event the tracker needs.
+type record struct {
+	kind     kind
+	time     time.Time
+	seq      uint64 // arrival order: ties in time keep log order
+	computer string
+	ref      rules.EventRef
+	eventID  uint16
+	level    uint8
+	user     string // Security UserID (SID), or DOMAIN\user of a 4688
+
+	// MsiInstaller
+	pkg, pid                    string // 1040/1042 package and client pid; 4688 pid (decimal)
+	product, version, status    string
+	statusMeaning, productCode  string
+	sentence, errNum, errCat    string
+	removal, success, reboot    bool // outcome kinds
+	upgradeRemovalFailed        bool // 11714
+	rollbackFailed              bool // 11712
+	service, state, commandLine string
+}
+
+func clip(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) <= maxField {
+		return s
+	}
+	n := maxField
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// fieldResolver looks a field up the way the rules do (field maps included).
+type fieldResolver interface {
+	Resolve(ev *parser.Event, field string) (string, bool)
+}
+
+func get(r fieldResolver, ev *parser.Event, field string) string {
+	v, _ := r.Resolve(ev, field)
+	return clip(v)
+}
+
+// Outcome error numbers of 11NNN sentences: they report the result, they do
+// not explain it (Error-table 1707/1708 installed/failed, 1715-1717 restore
+// point texts, 1724/1725 removal, 1726/1727 advertisement, 1728/1729
+// configuration).
+var outcomeNumbers = map[string]bool{
+	"1707": true, "1708": true, "1715": true, "1716": true, "1717": true,
+	"1724": true, "1725": true, "1726": true, "1727": true, "1728": true, "1729": true,
+}
+
+// classify turns an event into a record, or reports false for events no
+// session needs.
+func classify(r fieldResolver, ev *parser.Event) (record, bool) {
+	rec := record{
+		time:     ev.Time(),
+		computer: ev.System.Computer,
+		eventID:  ev.System.EventID,
+		level:    ev.System.Level,
+		user:     ev.System.UserID,
+	}
+	id := ev.System.EventID
+	switch provider := ev.System.Provider; {
+	case strings.EqualFold(provider, "MsiInstaller"):
+		switch {
+		case id == 1040 || id == 1042:
+			rec.kind = kindMsiStart
+			if id == 1042 {
+				rec.kind = kindMsiEnd
+			}
+			rec.pkg = get(r, ev, "Package")
+			rec.pid = get(r, ev, "ClientProcessId")
+		case id == 1033 || id == 1034 || id == 1035 || id == 1037:
+			rec.kind = kindMsiOutcome
+			rec.product = get(r, ev, "ProductName")
+			rec.version = get(r, ev, "ProductVersion")
+			rec.status = get(r, ev, "Status")
+			rec.statusMeaning = get(r, ev, "StatusMeaning")
+			rec.productCode = get(r, ev, "ProductCode")
+			rec.removal = id == 1034 || id == 1037
+			if id == 1037 {
+				rec.pkg = get(r, ev, "UpdateName")
+			}
+		case id >= 11000 && id <= 11999 || id == 10005:
+			rec.kind = kindMsiSentence
+			rec.sentence = get(r, ev, "Sentence")
+			if rec.sentence == "" {
+				rec.sentence = clip(positional(ev, 1))
+			}
+			rec.product = get(r, ev, "ProductName")
+			rec.productCode = get(r, ev, "ProductCode")
+			rec.errNum = get(r, ev, "MsiError")
+			if rec.errNum == "" && id != 10005 {
+				rec.errNum = strconv.Itoa(int(id) - 10000)
+			}
+			rec.errCat = get(r, ev, "MsiErrorCategory")
+			switch id {
+			case 11724:
+				rec.removal, rec.success = true, true
+			case 11725:
+				rec.removal = true
+			case 11714:
+				rec.upgradeRemovalFailed = true
+			case 11712:
+				rec.rollbackFailed = true
+			}
+		case id == 1038 || id == 1029 || id == 1005:
+			rec.kind = kindMsiReboot
+			rec.reboot = true
+		default:
+			return rec, false
+		}
+	case strings.EqualFold(provider, "Service Control Manager"):
+		switch id {
+		case 7036:
+			rec.kind = kindScmState
+			rec.service = clip(serviceName(ev))
+			rec.state = serviceState(ev)
+		case 7000, 7009, 7011, 7022, 7023, 7024, 7031, 7034, 7045:
+			rec.kind = kindScmError
+			rec.service = clip(serviceName(ev))
+		default:
+			return rec, false
+		}
+	case strings.EqualFold(provider, "Application Error") && id == 1000,
+		strings.EqualFold(provider, "Application Hang") && id == 1002,
+		strings.EqualFold(provider, "Windows Error Reporting") && id == 1001:
+		app := get(r, ev, "AppName")
+		if !strings.EqualFold(app, "msiexec.exe") {
+			return rec, false
+		}
+		rec.kind = kindCrash
+	case strings.EqualFold(provider, "EventLog") && id == 6008,
+		strings.EqualFold(provider, "Microsoft-Windows-Kernel-Power") && id == 41:
+		rec.kind = kindShutdown
+	case strings.EqualFold(provider, "EventLog") && id == 6005:
+		rec.kind = kindBoot
+	case strings.EqualFold(provider, "Microsoft-Windows-Security-Auditing") && id == 4688:
+		name, _ := ev.Data("NewProcessName")
+		if !strings.EqualFold(basename(name), "msiexec.exe") {
+			return rec, false
+		}
+		rec.kind = kindProcess
+		pidHex, _ := ev.Data("NewProcessId")
+		n, err := strconv.ParseUint(strings.TrimPrefix(strings.ToLower(pidHex), "0x"), 16, 32)
+		if err != nil {
+			return rec, false
+		}
+		rec.pid = strconv.FormatUint(n, 10)
+		rec.commandLine, _ = ev.Data("CommandLine")
+		rec.commandLine = clip(rec.commandLine)
+		user, _ := ev.Data("SubjectUserName")
+		if domain, _ := ev.Data("SubjectDomainName"); domain != "" && domain != "-" && user != "" {
+			user = domain + `\` + user
+		}
+		rec.user = clip(user)
+	default:
+		return rec, false
+	}
+	id64 := ev.System.EventRecordID
+	if id64 == 0 {
+		id64 = ev.Source.RecordID
+	}
+	rec.ref = rules.EventRef{File: ev.Source.File, RecordID: id64, EventID: id,
+		Provider: ev.System.Provider, Channel: ev.System.Channel, Time: rec.time}
+	return rec, true
+}
+
+func positional(ev *parser.Event, n int) string {
+	v, _ := ev.Positional(n)
+	return v
+}
+
+func basename(p string) string {
+	if i := strings.LastIndexAny(p, `\/`); i >= 0 {
+		return p[i+1:]
+	}
+	return p
+}
+
+// serviceName is the display name of a 7036 / 7000… event (param1).
+func serviceName(ev *parser.Event) string {
+	if v, ok := ev.Data("param1"); ok {
+		return v
+	}
+	return positional(ev, 1)
+}
+
+// serviceState reads the new state of a 7036 event: "running", "stopped" or
+// "" for others. The Binary ends in the state number (UTF-16 "Key/4": 4
+// running, 1 stopped), which survives localization; param2 is the English
+// word as a fallback.
+func serviceState(ev *parser.Event) string {
+	if b := ev.Binary; len(b) >= 4 && len(b)%2 == 0 && len(b) <= 1024 {
+		u := make([]uint16, len(b)/2)
+		for i := range u {
+			u[i] = uint16(b[2*i]) | uint16(b[2*i+1])<<8
+		}
+		s := strings.TrimRight(string(utf16.Decode(u)), "\x00")
+		if i := strings.LastIndexByte(s, '/'); i >= 0 {
+			switch s[i+1:] {
+			case "4":
+				return "running"
+			case "1":
+				return "stopped"
+			}
+		}
+	}
+	state, _ := ev.Data("param2")
+	switch strings.ToLower(strings.TrimSpace(state)) {
+	case "running":
+		return "running"
+	case "stopped":
+		return "stopped"
+	}
+	return ""
+}

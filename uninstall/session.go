@@ -1,0 +1,590 @@
+package uninstall
+
+import (
+	"cmp"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/evtxscan/evtxscan/parser"
+	"github.com/evtxscan/evtxscan/rules"
+)
+
+// Outcomes of a session.
+const (
+	OutcomeSucceeded      = "succeeded"
+	OutcomeFailed         = "failed"
+	OutcomeRolledBack     = "rolled back"
+	OutcomeUnterminated   = "unterminated"
+	OutcomeRebootRequired = "reboot required"
+)
+
+// A Session is one Windows Installer uninstall as the logs tell it.
+type Session struct {
+	Product, Version, ProductCode, Package, Computer, User string
+	Start, End                                             time.Time // End zero = never ended
+	Outcome                                                string    // one of the Outcome* constants
+	Status                                                 string    // msiexec status, e.g. "1603" ("" when none was logged)
+	StatusMeaning                                          string    // e.g. "ERROR_INSTALL_FAILURE: fatal error during installation (rolled back)"
+	Cause                                                  string    // e.g. "Error 1722 (custom action): CA_UnregisterDriver"
+	Events                                                 []rules.EventRef
+}
+
+// MaxContextRecords caps the non-MsiInstaller records a Tracker keeps (SCM
+// state and error events, msiexec crashes, shutdowns, msiexec process
+// creations); further ones are counted in Dropped and ignored.
+const MaxContextRecords = 1 << 20
+
+// A Tracker collects the events uninstall sessions are made of and builds
+// the sessions at the end. Add may be called with any event in any order
+// across files; it is not safe for concurrent use.
+type Tracker struct {
+	resolve fieldResolver
+	records []record
+	context int
+	seq     uint64
+	// Dropped counts context records refused past MaxContextRecords.
+	Dropped int
+}
+
+// An Option configures a Tracker.
+type Option func(*Tracker)
+
+// WithRuleset resolves fields through rs (its field maps, including user
+// ones) instead of the built-in pack's.
+func WithRuleset(rs *rules.Ruleset) Option {
+	return func(t *Tracker) { t.resolve = rs }
+}
+
+var (
+	builtinOnce     sync.Once
+	builtinRuleset  *rules.Ruleset
+	builtinLoadErrs error
+)
+
+// builtinResolver returns a ruleset holding the built-in field maps. A rule
+// refused at load does not matter here: only the field maps are used.
+func builtinResolver() fieldResolver {
+	builtinOnce.Do(func() {
+		builtinRuleset = rules.NewRuleset()
+		builtinLoadErrs = builtinRuleset.AddBuiltin()
+	})
+	return builtinRuleset
+}
+
+// NewTracker returns an empty Tracker.
+func NewTracker(opts ...Option) *Tracker {
+	t := &Tracker{}
+	for _, o := range opts {
+		o(t)
+	}
+	if t.resolve == nil {
+		t.resolve = builtinResolver()
+	}
+	return t
+}
+
+// Add looks at any event and keeps what uninstall sessions need.
+func (t *Tracker) Add(ev *parser.Event) {
+	if ev == nil || !relevant(ev) {
+		return
+	}
+	rec, ok := classify(t.resolve, ev)
+	if !ok {
+		return
+	}
+	if !strings.EqualFold(ev.System.Provider, "MsiInstaller") {
+		if t.context >= MaxContextRecords {
+			t.Dropped++
+			return
+		}
+		t.context++
+	}
+	t.seq++
+	rec.seq = t.seq
+	t.records = append(t.records, rec)
+}
+
+// relevant is a cheap pre-check on provider and id, so that the vast
+// majority of events cost two comparisons.
+func relevant(ev *parser.Event) bool {
+	id := ev.System.EventID
+	switch ev.System.Provider {
+	case "MsiInstaller":
+		return true
+	case "Service Control Manager":
+		return id >= 7000 && id <= 7045
+	case "Application Error", "Application Hang", "Windows Error Reporting":
+		return id == 1000 || id == 1002 || id == 1001
+	case "EventLog":
+		return id == 6005 || id == 6008
+	case "Microsoft-Windows-Kernel-Power":
+		return id == 41
+	case "Microsoft-Windows-Security-Auditing":
+		return id == 4688
+	}
+	// Provider names are case-insensitive; the exact spellings above are
+	// what Windows writes, so only odd spellings pay for EqualFold.
+	p := ev.System.Provider
+	return strings.EqualFold(p, "MsiInstaller") || strings.EqualFold(p, "Service Control Manager") ||
+		strings.EqualFold(p, "EventLog") || strings.EqualFold(p, "Application Error") ||
+		strings.EqualFold(p, "Application Hang") || strings.EqualFold(p, "Windows Error Reporting") ||
+		strings.EqualFold(p, "Microsoft-Windows-Kernel-Power") || strings.EqualFold(p, "Microsoft-Windows-Security-Auditing")
+}
+
+// Sessions builds every uninstall session from the events added so far,
+// sorted by Start (then computer). It may be called more than once.
+func (t *Tracker) Sessions() []Session {
+	byComputer := map[string][]*record{}
+	for i := range t.records {
+		r := &t.records[i]
+		key := strings.ToLower(r.computer)
+		byComputer[key] = append(byComputer[key], r)
+	}
+	var out []Session
+	for _, recs := range byComputer {
+		slices.SortStableFunc(recs, func(a, b *record) int {
+			return cmp.Or(a.time.Compare(b.time), cmp.Compare(a.ref.File, b.ref.File),
+				cmp.Compare(a.ref.RecordID, b.ref.RecordID), cmp.Compare(a.seq, b.seq))
+		})
+		out = append(out, buildComputer(recs)...)
+	}
+	slices.SortStableFunc(out, func(a, b Session) int {
+		return cmp.Or(a.Start.Compare(b.Start), cmp.Compare(a.Computer, b.Computer), cmp.Compare(a.Product, b.Product))
+	})
+	return out
+}
+
+// orphanWindow is how far apart the sentences and the outcome of a session
+// whose 1040 is missing may be, and how late its 1042 may follow.
+const orphanWindow = 10 * time.Minute
+
+// A building session collects records until it closes.
+type building struct {
+	start, end   *record
+	members      []*record // MSI records, crashes, shutdowns: in time order
+	last         time.Time
+	orphan       bool
+	interruption *record // crash, hang, shutdown or boot that ended it
+}
+
+func (b *building) add(r *record) {
+	b.members = append(b.members, r)
+	if r.time.After(b.last) {
+		b.last = r.time
+	}
+}
+
+// buildComputer runs one computer's records, in time order, through the
+// session state machine.
+func buildComputer(recs []*record) []Session {
+	var (
+		open     []*building
+		done     []*building
+		pending  []*record // sentences waiting for an orphan outcome
+		orphan   *building // last session made from an outcome without 1040
+		scm      []*record
+		procs    []*record
+		closeAll = func(by *record) {
+			for _, b := range open {
+				if by != nil {
+					b.add(by) // evidence, even when a crash came first
+					if b.interruption == nil {
+						b.interruption = by
+					}
+				}
+				done = append(done, b)
+			}
+			open = nil
+		}
+	)
+	current := func() *building {
+		if len(open) == 0 {
+			return nil
+		}
+		return open[len(open)-1]
+	}
+	for _, r := range recs {
+		switch r.kind {
+		case kindScmState, kindScmError:
+			scm = append(scm, r)
+		case kindProcess:
+			procs = append(procs, r)
+		case kindShutdown, kindBoot:
+			closeAll(r)
+			orphan = nil
+		case kindMsiStart:
+			for i, b := range open {
+				if sameTransaction(b.start, r) { // a restarted 1040: the old one never ended
+					done = append(done, b)
+					open = slices.Delete(open, i, i+1)
+					break
+				}
+			}
+			b := &building{start: r, last: r.time}
+			open = append(open, b)
+		case kindMsiEnd:
+			closed := false
+			for i := len(open) - 1; i >= 0; i-- {
+				if b := open[i]; sameTransaction(b.start, r) {
+					b.end = r
+					b.add(r)
+					done = append(done, b)
+					open = slices.Delete(open, i, i+1)
+					closed = true
+					break
+				}
+			}
+			if !closed && orphan != nil && orphan.end == nil && r.time.Sub(orphan.last) <= orphanWindow {
+				orphan.end = r
+				orphan.add(r)
+			}
+		case kindCrash:
+			if b := current(); b != nil {
+				b.add(r)
+				if b.interruption == nil {
+					b.interruption = r
+				}
+			}
+		default: // MSI outcome, sentence, reboot
+			if b := current(); b != nil {
+				b.add(r)
+				continue
+			}
+			switch {
+			case r.kind == kindMsiSentence:
+				pending = dropOlder(append(pending, r), r.time.Add(-orphanWindow))
+			case r.kind == kindMsiOutcome:
+				b := &building{orphan: true, last: r.time}
+				for _, p := range dropOlder(pending, r.time.Add(-orphanWindow)) {
+					if p.productCode == "" || r.productCode == "" || strings.EqualFold(p.productCode, r.productCode) {
+						b.add(p)
+					}
+				}
+				pending = nil
+				b.add(r)
+				done = append(done, b)
+				orphan = b
+			case r.kind == kindMsiReboot && orphan != nil && r.time.Sub(orphan.last) <= orphanWindow:
+				orphan.add(r)
+			}
+		}
+	}
+	closeAll(nil)
+	// Removal sentences that never met an outcome (1034 lost) still tell of
+	// an uninstall.
+	for _, p := range pending {
+		if p.removal || p.upgradeRemovalFailed {
+			b := &building{orphan: true, last: p.time}
+			b.add(p)
+			done = append(done, b)
+		}
+	}
+	var out []Session
+	for _, b := range done {
+		if s, ok := b.session(scm, procs); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func dropOlder(recs []*record, before time.Time) []*record {
+	i := 0
+	for i < len(recs) && recs[i].time.Before(before) {
+		i++
+	}
+	recs = recs[i:]
+	if len(recs) > 64 {
+		recs = recs[len(recs)-64:]
+	}
+	return recs
+}
+
+func sameTransaction(a, b *record) bool {
+	return a != nil && strings.EqualFold(a.pkg, b.pkg) && a.pid == b.pid
+}
+
+// removeCommand matches msiexec command lines that remove a product:
+// /x, -x, /uninstall (any case), as Windows Installer's own parser accepts.
+var removeCommand = regexp.MustCompile(`(?i)(^|\s)[/-](x|uninstall)(\s|\{|"|$)`)
+
+// session turns a closed building into a Session, or reports false when it
+// is not an uninstall.
+func (b *building) session(scm, procs []*record) (Session, bool) {
+	var (
+		removal, outcome, install *record // 1034/1037, any outcome, 1033
+		removalSentence           *record // 11724/11725
+		upgrade, rollbackFailed   *record // 11714, 11712
+		cause                     *record
+		reboot                    bool
+	)
+	for _, r := range b.members {
+		switch r.kind {
+		case kindMsiOutcome:
+			outcome = r
+			if r.removal {
+				removal = r
+			} else if r.eventID == 1033 {
+				install = r
+			}
+		case kindMsiSentence:
+			switch {
+			case r.removal:
+				removalSentence = r
+			case r.upgradeRemovalFailed:
+				upgrade = r
+			case r.rollbackFailed:
+				rollbackFailed = r
+			}
+			if cause == nil && isCause(r) {
+				cause = r
+			}
+		case kindMsiReboot:
+			reboot = true
+		}
+	}
+	s := Session{}
+	if b.start != nil {
+		s.Start, s.Package, s.Computer, s.User = b.start.time, b.start.pkg, b.start.computer, b.start.user
+	} else if len(b.members) > 0 {
+		s.Start, s.Computer = b.members[0].time, b.members[0].computer
+	}
+	if b.end != nil {
+		s.End = b.end.time
+	}
+	var proc *record
+	if b.start != nil {
+		proc = findProcess(procs, b.start)
+		if proc != nil && proc.user != "" {
+			s.User = proc.user
+		}
+	}
+
+	// Is it an uninstall?
+	source := removal
+	switch {
+	case removal != nil:
+	case removalSentence != nil:
+	case upgrade != nil:
+		source = install // the new product's 1033 tells the status
+	case outcome == nil && b.end == nil && (proc != nil && removeCommand.MatchString(proc.commandLine) || isProductCode(s.Package)):
+		// never ended, and the command or package says remove
+	default:
+		return Session{}, false
+	}
+
+	if source != nil {
+		s.Product, s.Version, s.ProductCode = source.product, source.version, source.productCode
+		s.Status, s.StatusMeaning = source.status, source.statusMeaning
+		if s.User == "" {
+			s.User = source.user
+		}
+	}
+	for _, r := range []*record{removalSentence, upgrade, cause} {
+		if r == nil {
+			continue
+		}
+		if s.Product == "" {
+			s.Product = r.product
+		}
+		if s.ProductCode == "" {
+			s.ProductCode = r.productCode
+		}
+	}
+	if s.Package == "" && removal != nil && removal.eventID == 1037 {
+		s.Package = removal.pkg
+	}
+
+	// Services stopped and started again inside the session window.
+	windowEnd := b.last
+	if b.end != nil {
+		windowEnd = b.end.time
+	}
+	var inWindow []*record
+	restarted := restartedServices(scm, s.Start, windowEnd, &inWindow)
+
+	// Outcome.
+	switch {
+	case s.Status != "":
+		switch s.Status {
+		case "0":
+			s.Outcome = OutcomeSucceeded
+			if reboot {
+				s.Outcome = OutcomeRebootRequired
+			}
+		case "3010", "1641":
+			s.Outcome = OutcomeRebootRequired
+		default:
+			s.Outcome = OutcomeFailed
+			if (s.Status == "1603" || s.Status == "1602") && rollbackFailed == nil && (cause != nil || len(restarted) > 0) {
+				s.Outcome = OutcomeRolledBack
+			}
+		}
+	case removalSentence != nil && removalSentence.success:
+		s.Outcome = OutcomeSucceeded
+		if reboot {
+			s.Outcome = OutcomeRebootRequired
+		}
+	case removalSentence != nil || upgrade != nil:
+		s.Outcome = OutcomeFailed
+		if rollbackFailed == nil && (cause != nil || len(restarted) > 0) {
+			s.Outcome = OutcomeRolledBack
+		}
+	default:
+		s.Outcome = OutcomeUnterminated
+	}
+	if s.Outcome != OutcomeUnterminated && b.end == nil && b.interruption != nil && outcome == nil {
+		s.Outcome = OutcomeUnterminated
+	}
+
+	// Cause.
+	switch {
+	case rollbackFailed != nil:
+		s.Cause = describeError(rollbackFailed)
+	case cause != nil && s.Outcome != OutcomeSucceeded:
+		s.Cause = describeError(cause)
+	case s.Outcome == OutcomeUnterminated:
+		s.Cause = describeInterruption(b.interruption)
+	}
+	if s.Outcome == OutcomeRolledBack && len(restarted) > 0 {
+		note := "rollback restarted " + strings.Join(restarted, ", ")
+		if s.Cause == "" {
+			s.Cause = note
+		} else {
+			s.Cause += "; " + note
+		}
+	}
+
+	// Events, in time order.
+	refs := make([]*record, 0, len(b.members)+len(inWindow)+2)
+	if proc != nil {
+		refs = append(refs, proc)
+	}
+	if b.start != nil {
+		refs = append(refs, b.start)
+	}
+	refs = append(refs, b.members...)
+	refs = append(refs, inWindow...)
+	slices.SortStableFunc(refs, func(a, b *record) int { return cmp.Or(a.time.Compare(b.time), cmp.Compare(a.seq, b.seq)) })
+	refs = slices.CompactFunc(refs, func(a, b *record) bool { return a == b })
+	for _, r := range refs {
+		s.Events = append(s.Events, r.ref)
+	}
+	return s, true
+}
+
+// isCause reports whether a sentence explains a failure: an Error-table
+// message other than the outcome ones, or an internal error (10005).
+func isCause(r *record) bool {
+	if r.eventID == 10005 {
+		return true
+	}
+	return r.errNum != "" && !outcomeNumbers[r.errNum]
+}
+
+func isProductCode(pkg string) bool {
+	return len(pkg) == 38 && pkg[0] == '{' && pkg[37] == '}'
+}
+
+// findProcess finds the msiexec client of a session: the 4688 whose new
+// process id is the 1040's client pid, created at most an hour before.
+func findProcess(procs []*record, start *record) *record {
+	var found *record
+	for _, p := range procs {
+		if p.pid == start.pid && !p.time.After(start.time) && start.time.Sub(p.time) <= time.Hour {
+			found = p // the latest one before the session
+		}
+	}
+	return found
+}
+
+// restartedServices lists the services that were stopped and then running
+// again between from and to, and collects every SCM record in that window.
+func restartedServices(scm []*record, from, to time.Time, inWindow *[]*record) []string {
+	i, _ := slices.BinarySearchFunc(scm, from, func(r *record, t time.Time) int { return r.time.Compare(t) })
+	stopped := map[string]bool{}
+	var restarted []string
+	for ; i < len(scm) && !scm[i].time.After(to); i++ {
+		r := scm[i]
+		*inWindow = append(*inWindow, r)
+		if r.kind != kindScmState || r.service == "" {
+			continue
+		}
+		key := strings.ToLower(r.service)
+		switch r.state {
+		case "stopped":
+			stopped[key] = true
+		case "running":
+			if stopped[key] {
+				restarted = append(restarted, r.service)
+				delete(stopped, key)
+			}
+		}
+	}
+	return restarted
+}
+
+// customAction finds the action name in a 1720–1723 message ("Action
+// CA_UnregisterDriver, location: …"); the word is localized, so any word
+// followed by an identifier and a comma right after the error text will do
+// only for English logs — elsewhere the sentence itself is shown.
+var customAction = regexp.MustCompile(`\bAction ([A-Za-z_][A-Za-z0-9_.]*),`)
+
+// describeError turns a cause sentence into "Error 1722 (custom action):
+// CA_UnregisterDriver", or "Error 1714 (upgrade): <the message>".
+func describeError(r *record) string {
+	label := "Error " + r.errNum
+	if r.eventID == 10005 && r.errNum != "" {
+		label = "Internal error " + r.errNum
+	} else if r.errNum == "" {
+		label = "Internal error"
+	}
+	if r.errCat != "" {
+		label += " (" + r.errCat + ")"
+	}
+	if m := customAction.FindStringSubmatch(r.sentence); m != nil {
+		return label + ": " + m[1]
+	}
+	text := r.sentence
+	if _, after, ok := strings.Cut(text, " -- "); ok {
+		text = after
+	}
+	// Drop the leading "Error 1722." — the label says it.
+	if i := strings.Index(text, r.errNum+"."); r.errNum != "" && i >= 0 && i < 16 {
+		text = strings.TrimSpace(text[i+len(r.errNum)+1:])
+	}
+	const maxCause = 300
+	if len(text) > maxCause {
+		text = clip(text[:maxCause]) + "…"
+	}
+	if text == "" {
+		return label
+	}
+	return label + ": " + text
+}
+
+// describeInterruption says why a session never ended.
+func describeInterruption(r *record) string {
+	if r == nil {
+		return "no end of session (1042) in the logs: interrupted, or the log ends first"
+	}
+	at := r.time.UTC().Format("2006-01-02 15:04:05")
+	switch {
+	case r.kind == kindCrash && r.eventID == 1002:
+		return fmt.Sprintf("msiexec.exe stopped responding and was closed (Application Hang 1002 at %s)", at)
+	case r.kind == kindCrash && r.eventID == 1000:
+		return fmt.Sprintf("msiexec.exe crashed (Application Error 1000 at %s)", at)
+	case r.kind == kindCrash:
+		return fmt.Sprintf("msiexec.exe failure reported (Windows Error Reporting 1001 at %s)", at)
+	case r.kind == kindShutdown && r.eventID == 41:
+		return fmt.Sprintf("the system rebooted without shutting down cleanly (Kernel-Power 41 at %s)", at)
+	case r.kind == kindShutdown:
+		return fmt.Sprintf("the previous system shutdown was unexpected (EventLog 6008 logged at %s)", at)
+	default:
+		return fmt.Sprintf("the system restarted before the session ended (EventLog 6005 at %s)", at)
+	}
+}
