@@ -601,12 +601,12 @@ func sortProducts(ps []htmlProduct) {
 // coloured by their highest level.
 func svgChart(c *chart, loc *time.Location) htmlChart {
 	const (
-		width  = 960.0
-		evTop  = 8.0
-		evH    = 120.0
-		fTop   = 140.0
-		fH     = 36.0
-		labelY = 196.0
+		left  = 84.0 // room for the y labels
+		width = 960.0 - left
+		evTop = 8.0
+		evH   = 120.0
+		fTop  = 140.0
+		fH    = 36.0
 	)
 	hc := htmlChart{MaxEv: c.MaxEv, MaxFind: c.MaxFind, Skipped: c.Skipped, Width: humanWidth(c.Width)}
 	n := len(c.Buckets)
@@ -617,7 +617,7 @@ func svgChart(c *chart, loc *time.Location) htmlChart {
 	bw := width / float64(n)
 	gap := min(1.0, bw/4)
 	for i, b := range c.Buckets {
-		x := float64(i) * bw
+		x := left + float64(i)*bw
 		when := shortTime(b.Start, loc)
 		if b.Events > 0 {
 			hgt := max(1.5, evH*float64(b.Events)/float64(max(c.MaxEv, 1)))
@@ -630,13 +630,12 @@ func svgChart(c *chart, loc *time.Location) htmlChart {
 				Title: fmt.Sprintf("%s: %d findings (highest: %s)", when, b.Findings, b.Top)})
 		}
 	}
-	hc.Labels = []htmlLabel{{X: 0, Text: shortTime(c.Buckets[0].Start, loc), Anchor: "start"}}
+	hc.Labels = []htmlLabel{{X: left, Text: shortTime(c.Buckets[0].Start, loc), Anchor: "start"}}
 	if n > 2 {
-		hc.Labels = append(hc.Labels, htmlLabel{X: width / 2, Text: shortTime(c.Buckets[n/2].Start, loc), Anchor: "middle"})
+		hc.Labels = append(hc.Labels, htmlLabel{X: left + float64(n/2)*bw, Text: shortTime(c.Buckets[n/2].Start, loc), Anchor: "middle"})
 	}
 	end := c.Buckets[n-1].Start.Add(c.Width)
-	hc.Labels = append(hc.Labels, htmlLabel{X: width, Text: shortTime(end, loc), Anchor: "end"})
-	_ = labelY
+	hc.Labels = append(hc.Labels, htmlLabel{X: left + width, Text: shortTime(end, loc), Anchor: "end"})
 	return hc
 }
 

@@ -229,5 +229,8 @@
   update();
   // Test hooks: a browser test reads these from the DOM.
   doc.documentElement.setAttribute('data-evx-ready', '1');
+  // The canary is read again after a second, once failed image loads
+  // would have fired their error handlers.
   doc.documentElement.setAttribute('data-evx-xss', typeof window.__xss);
+  setTimeout(function () { doc.documentElement.setAttribute('data-evx-xss', typeof window.__xss); }, 1000);
 })();

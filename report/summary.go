@@ -84,7 +84,8 @@ func (w *Writer) view(s *Summary) *view {
 		}
 	}
 
-	type ruleKey struct{ id, title string }
+	// Per rule id: a rule's title is fixed, the first one seen is shown.
+	type ruleKey = string
 	rc := map[ruleKey]*ruleCount{}
 	computers := map[ruleKey]map[string]bool{}
 	for i := range v.findings {
@@ -92,7 +93,7 @@ func (w *Writer) view(s *Summary) *view {
 		if f.Level >= 0 && int(f.Level) < len(v.findingsByLevel) {
 			v.findingsByLevel[f.Level]++
 		}
-		k := ruleKey{f.RuleID, f.Title}
+		k := f.RuleID
 		c := rc[k]
 		if c == nil {
 			c = &ruleCount{RuleID: f.RuleID, Title: f.Title, Level: f.Level}
