@@ -194,7 +194,7 @@ func parseCondition(de *docErrors, n *yaml.Node, det *detection) condNode {
 	c := p.parseOr()
 	if t := p.peek(); t != nil && !p.bad {
 		if t.text == "|" {
-			p.errAt(t, "aggregations (| count() …, near) are the obsolete syntax (%v): write a correlation rule", ErrUnsupported)
+			p.errAt(t, "aggregations (| count() …, near) are the obsolete Sigma syntax, not supported: write a correlation rule")
 		} else {
 			p.errAt(t, "unexpected %q", t.text)
 		}

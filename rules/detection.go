@@ -187,7 +187,7 @@ func parseDetection(de *docErrors, n *yaml.Node) *detection {
 				de.at(v, "condition must be a string or a list of strings")
 			}
 		case "timeframe":
-			de.at(k, "timeframe belongs to the old aggregation syntax (%v): write a correlation rule with timespan", ErrUnsupported)
+			de.at(k, "timeframe belongs to the obsolete aggregation syntax, not supported: write a correlation rule with timespan")
 		default:
 			if _, dup := d.sels[k.Value]; dup {
 				de.at(k, "search identifier %q defined twice", k.Value)
@@ -320,13 +320,13 @@ func parseFieldTest(de *docErrors, keyNode *yaml.Node, spec string, val *yaml.No
 		case "windash", "base64", "base64offset", "utf16le", "utf16be", "utf16", "wide":
 			transforms = append(transforms, m)
 		case "expand":
-			de.at(keyNode, "modifier expand needs placeholder values, which evtxscan has no source for (%v): replace the %%placeholder%% with the values", ErrUnsupported)
+			de.at(keyNode, "modifier expand is not supported: evtxscan has no source of placeholder values (replace the %%placeholder%% with the values)")
 			ok = false
 		default:
 			if timeModifiers[m] {
-				de.at(keyNode, "time modifier %q is not supported (%v)", m, ErrUnsupported)
+				de.at(keyNode, "time modifier %q is not supported (compare the time with a correlation instead)", m)
 			} else {
-				de.at(keyNode, "unknown modifier %q (%v; see the Sigma modifiers appendix)", m, ErrUnsupported)
+				de.at(keyNode, "unknown modifier %q (see the Sigma modifiers appendix for the names)", m)
 			}
 			ok = false
 		}
@@ -398,7 +398,7 @@ func parseFieldTest(de *docErrors, keyNode *yaml.Node, spec string, val *yaml.No
 			}
 			re, err := regexp.Compile(expr)
 			if err != nil {
-				de.at(v, "regular expression %q does not compile in Go's RE2 (%v): %v", raw, ErrUnsupported, err)
+				de.at(v, "regular expression %q is not supported by Go's RE2 engine (rewrite it without look-around or back-references): %v", raw, err)
 				continue
 			}
 			t.groups = append(t.groups, []matcher{{op: opRegex, re: re}})

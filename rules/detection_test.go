@@ -38,10 +38,10 @@ func TestConditions(t *testing.T) {
 		{"sel_a and not sel_b", true},
 		{"not sel_a or filter_c", true},
 		{"(sel_a or sel_b) and not filter_c", false},
-		{"sel_b or sel_a and filter_c", true},    // and binds tighter
-		{"(sel_b or sel_a) and filter_c", true},  //
-		{"not (sel_a and filter_c)", false},      //
-		{"not sel_a and filter_c", false},        // not binds tighter than and
+		{"sel_b or sel_a and filter_c", true},   // and binds tighter
+		{"(sel_b or sel_a) and filter_c", true}, //
+		{"not (sel_a and filter_c)", false},     //
+		{"not sel_a and filter_c", false},       // not binds tighter than and
 		{"1 of sel_*", true},
 		{"all of sel_*", false},
 		{"all of sel_a", true},

@@ -129,7 +129,7 @@ evtxscan:
 func TestFieldMapErrors(t *testing.T) {
 	tests := []struct {
 		name, yml, want string
-		line             int
+		line            int
 	}{
 		{"unknown decoder", "fieldmap: x\nprovider: P\nfields:\n  A: frob(Data[1])\n", "unknown decoder", 4},
 		{"unknown table", "fieldmap: x\nprovider: P\nfields:\n  A: label(Data[1], nope)\n", "label table", 4},

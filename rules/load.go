@@ -2,7 +2,6 @@ package rules
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -76,10 +75,6 @@ func (e *LoadError) Reason() string {
 	}
 	return e.Problems[0].Msg
 }
-
-// ErrUnsupported is wrapped by problems that name a Sigma feature evtxscan
-// does not implement (as opposed to a rule that is wrong).
-var ErrUnsupported = errors.New("rules: unsupported Sigma feature")
 
 // RuleInfo describes one loaded rule for listings (evtxscan rules list).
 type RuleInfo struct {
@@ -351,7 +346,7 @@ func loadDocument(file string, root *yaml.Node, res *loadResult) {
 		res.maps = append(res.maps, fm)
 	case keys["filter"] != nil && keys["detection"] == nil:
 		de.rule = scalarOr(keys["id"], scalarOr(keys["title"], ""))
-		de.at(keys["filter"], "Sigma filter documents are not supported (%v): write the exclusion into the rule's condition", ErrUnsupported)
+		de.at(keys["filter"], "Sigma filter documents are not supported: write the exclusion into the rule's condition")
 		res.refused = append(res.refused, &LoadError{File: file, Line: root.Line, Col: root.Column, Rule: de.rule, Problems: de.probs})
 	default:
 		r := parseRule(de, root, keys)

@@ -141,7 +141,7 @@ func parseLogsource(de *docErrors, n *yaml.Node) []source {
 	case category != "":
 		srcs, ok := categorySources[category]
 		if !ok {
-			de.at(kv["category"], "unknown logsource category %q (%v; known: %s)", category, ErrUnsupported, knownKeys(categorySources))
+			de.at(kv["category"], "unknown logsource category %q (known: %s)", category, knownKeys(categorySources))
 			return nil
 		}
 		out = append(out, srcs...)
@@ -159,7 +159,7 @@ func parseLogsource(de *docErrors, n *yaml.Node) []source {
 	case service != "":
 		chans, ok := serviceChannels[service]
 		if !ok {
-			de.at(kv["service"], "unknown logsource service %q (%v; known: %s)", service, ErrUnsupported, knownKeys(serviceChannels))
+			de.at(kv["service"], "unknown logsource service %q (known: %s)", service, knownKeys(serviceChannels))
 			return nil
 		}
 		for _, c := range chans {
