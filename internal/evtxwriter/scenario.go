@@ -32,7 +32,8 @@ type Scenario struct {
 	// Events in order, with their System fields complete (Computer filled
 	// from the default, record ids assigned per channel file).
 	Events []Event
-	// Options for Write (MaxRecordsPerChunk, Slack).
+	// Options for Write (FirstRecordID, MaxRecordsPerChunk, Slack).
+	FirstRecordID   uint64
 	RecordsPerChunk int
 	Slack           []Event
 	// CorruptRecord, when non-zero, is the record id whose BinXML gets an
@@ -93,10 +94,11 @@ func (s *Scenario) Files() ([]File, error) {
 	var files []File
 	for _, ch := range order {
 		evs := byChannel[ch]
+		first := max(s.FirstRecordID, 1)
 		for i := range evs {
-			evs[i].System.EventRecordID = uint64(i + 1)
+			evs[i].System.EventRecordID = first + uint64(i)
 		}
-		opts := Options{MaxRecordsPerChunk: s.RecordsPerChunk}
+		opts := Options{FirstRecordID: first, MaxRecordsPerChunk: s.RecordsPerChunk}
 		if len(order) == 1 {
 			opts.Slack = s.Slack
 		}
@@ -183,6 +185,7 @@ type scenarioYAML struct {
 	Expect          Expect    `yaml:"expect"`
 	Output          Output    `yaml:"output"`
 	RecordsPerChunk int       `yaml:"records_per_chunk"`
+	FirstRecordID   uint64    `yaml:"first_record_id"`
 	CorruptRecord   uint64    `yaml:"corrupt_record"`
 	Defs            yaml.Node `yaml:"defs"` // anchors for <<: merges, ignored
 	Events          []yaml.Node
@@ -231,7 +234,7 @@ func ParseScenario(raw []byte) (*Scenario, error) {
 		return nil, errors.New("scenario has no name")
 	}
 	s := &Scenario{Name: y.Name, Description: y.Description, Comment: leadingComment(raw), Computer: y.Computer, Expect: y.Expect,
-		Output: y.Output, RecordsPerChunk: y.RecordsPerChunk, CorruptRecord: y.CorruptRecord}
+		Output: y.Output, FirstRecordID: y.FirstRecordID, RecordsPerChunk: y.RecordsPerChunk, CorruptRecord: y.CorruptRecord}
 	var err error
 	if s.Events, err = s.parseEvents(y.Events, false); err != nil {
 		return nil, err
