@@ -122,6 +122,16 @@ func (w *chunkWorker) chunk(idx int) (res *chunkResult) {
 		}
 		size, ok := recordSize(data, off)
 		if !ok {
+			// A damaged size copy alone (seen in real files) does not hide
+			// the record when the size leads exactly to the next record or
+			// to the end of the records.
+			if s, fits := sizeFits(data, off, end); fits {
+				id := binary.LittleEndian.Uint64(data[off+8:])
+				w.problem(w.base+int64(off), id, "record size copy differs from its size "+strconv.Itoa(s)+"; record read anyway")
+				w.record(off, s, false, "")
+				off += s
+				continue
+			}
 			id := binary.LittleEndian.Uint64(data[off+8:])
 			w.problem(w.base+int64(off), id, "record size "+strconv.FormatUint(uint64(binary.LittleEndian.Uint32(data[off+4:])), 10)+" does not fit or its copy differs; rest of chunk not read normally")
 			res.items = append(res.items, chunkItem{err: &RecordError{File: w.f.name, Chunk: idx, Offset: w.base + int64(off), RecordID: id, Err: errAt(ErrBadRecord, "record size", off)}})
@@ -157,6 +167,20 @@ func recordSize(data []byte, off int) (int, bool) {
 		return 0, false
 	}
 	return s, true
+}
+
+// sizeFits reports whether the record at off has a plausible size that
+// ends where the next record starts, or at the end of the record area.
+func sizeFits(data []byte, off, end int) (int, bool) {
+	size := int64(binary.LittleEndian.Uint32(data[off+4:]))
+	if size < recordMinSize || size > int64(end-off) {
+		return 0, false
+	}
+	next := off + int(size)
+	if next == end || next+4 <= len(data) && (string(data[next:next+4]) == recordSignature || isZero(data[next:next+4])) {
+		return int(size), true
+	}
+	return 0, false
 }
 
 // carve scans [from, to) for records (signature, plausible size, matching

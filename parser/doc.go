@@ -1,5 +1,101 @@
 // Package parser reads Windows event log files (.evtx) in pure Go and
 // turns each record into an [Event], the model the rest of evtxscan uses.
 //
-// See ../shared/docs/evtx-format.md for the format.
+// The format is described in ../shared/docs/evtx-format.md and in
+// [MS-EVEN6] §2.2.12 (BinXML) and §3.1.4.7 (templates and value types).
+//
+// # Reading a file
+//
+//	f, err := parser.Open("Application.evtx", parser.Options{})
+//	if err != nil { … }       // not an EVTX file, or unreadable
+//	defer f.Close()
+//	for ev, err := range f.Events(ctx) {
+//		if err != nil {       // *ChunkError or *RecordError: damage, iteration goes on
+//			log.Print(err)
+//			continue
+//		}
+//		use(ev)
+//	}
+//	st := f.Stats()            // records read, recovered, lost, chunks skipped, problems
+//
+// Events come in chunk order (file order) whatever [Options.Workers]; chunks
+// are decoded in parallel with at most 2×Workers chunks in flight, so memory
+// stays flat whatever the file size. [NewFile] reads from any io.ReaderAt.
+//
+// # What is decoded
+//
+// Chunks are found by position (4096 + n×65536) and signature; the file
+// header's chunk count, dirty flag and next record id are reported in
+// [FileHeader] but never trusted. Every BinXML token is handled: elements and
+// attributes, names inline and by offset, value text, CDATA, character and
+// entity references, processing instructions, template instances (defined
+// inline at first use, referenced by offset later, nested inside BinXML
+// values), normal and optional substitutions and every value type 0x00–0x15,
+// 0x21 and arrays. Values render as Windows renders them: GUIDs upper-case
+// in braces, HexInt32/64 and SizeT as unpadded lower-case 0x…, FILETIME and
+// SYSTEMTIME as RFC 3339 UTC with 7 fractional digits, SIDs as S-1-…,
+// binary as upper-case hex, booleans as true/false. Windows' elision rules
+// apply: an attribute with an empty value is dropped, an element whose
+// optional substitution is NULL is dropped, and an array value repeats its
+// element once per item.
+//
+// # Damage
+//
+// A chunk with a bad signature is skipped with a *ChunkError naming its
+// offset; a checksum mismatch is reported as a Problem and the chunk's
+// records are still read, each one checked on its own. A record whose
+// framing is broken ends the normal reading of its chunk; a record whose
+// BinXML cannot be decoded is yielded as a *RecordError and counted lost.
+// With [Options.Recover], chunk slack and skipped chunks are scanned for
+// record signatures with a matching size copy; what decodes is yielded with
+// Source.Recovered set (each offset at most once). Carved records must find
+// their names and templates intact (stored name hashes and template ids
+// must match), so records whose definitions were overwritten are counted
+// lost rather than rendered as garbage. [File.Stats] accounts for every
+// record: read, recovered, or lost with reason and offset.
+//
+// # The dump JSONL format
+//
+// [AppendJSON] writes the object `evtxscan dump --format jsonl` prints, one
+// per line. It is a public interface; keys come in this order:
+//
+//	file        string  Source.File, the path as given
+//	record_id   number  the record header's id (Source.RecordID)
+//	time        string  TimeCreated (or the header's written time when absent),
+//	                    RFC 3339 UTC with exactly 7 fractional digits,
+//	                    e.g. "2024-03-01T10:00:04.3010000Z"
+//	event_id    number  System/EventID
+//	provider    string  System/Provider/@Name
+//	channel     string  System/Channel
+//	computer    string  System/Computer
+//	level       number  System/Level
+//	user_sid    string  System/Security/@UserID, "" when absent
+//	event_data  object  EventData in document order: named fields by name,
+//	                    unnamed ones as "Data[1]", "Data[2]"… (1-based
+//	                    position), <Binary> as "Binary" in upper-case hex;
+//	                    repeated names get suffixes "_1", "_2"…
+//	user_data   object  only when the record has UserData: {element: value},
+//	                    where a value is a string for a text-only element,
+//	                    else an object with "@attr" keys, child elements
+//	                    (repeated names suffixed "_1"…) and "#text"
+//	recovered   bool    true only for records carved with --recover
+//	message     string  only when a message text was rendered
+//
+// Strings are valid UTF-8 (invalid input becomes U+FFFD) with control
+// characters escaped.
+//
+// # Security
+//
+// Event logs are evidence and may be hostile: an attacker controls event
+// text and can craft whole files. The parser is hardened for that: every
+// length, count and offset read from the file is checked against the bytes
+// that exist before it is used; allocations are bounded by the input; every
+// loop makes forward progress; element depth (256), nesting of templates
+// and BinXML values (32) and the output of one record (131072 items) are
+// capped; names and templates are cached by offset so no definition is
+// parsed twice per chunk. A panic inside a chunk (a bug) is recovered and
+// reported as a *ChunkError wrapping ErrPanic instead of ending the run.
+// The fuzz target FuzzFile (fuzz_test.go) checks these guarantees. Event
+// text is returned as is: callers that render it (HTML, spreadsheets) must
+// escape it; the XML of Event.XML is always well-formed.
 package parser

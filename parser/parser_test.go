@@ -457,8 +457,10 @@ func TestDamage(t *testing.T) {
 		{"bad chunk magic", mutate(good, func(b []byte) { b[chunk] = 'X' }), false, 0, 0, 0, 1, ErrBadSignature, int64(chunk)},
 		{"bad chunk magic, recover", mutate(good, func(b []byte) { b[chunk] = 'X' }), true, 0, 2, 0, 1, ErrBadSignature, int64(chunk)},
 		{"records checksum", mutate(good, func(b []byte) { b[chunk+52]++ }), false, 2, 0, 0, 0, nil, int64(chunk)},
-		{"broken record size copy", mutate(good, func(b []byte) { b[rec1+rec2size-4]++ }), false, 0, 0, 1, 0, ErrBadRecord, int64(rec1)},
-		{"broken record size copy, recover", mutate(good, func(b []byte) { b[rec1+rec2size-4]++ }), true, 0, 1, 1, 0, ErrBadRecord, int64(rec1)},
+		// a damaged size copy alone does not hide a record whose size leads to the next one
+		{"broken record size copy", mutate(good, func(b []byte) { b[rec1+rec2size-4]++ }), false, 2, 0, 0, 0, nil, int64(rec1)},
+		{"broken record size", mutate(good, func(b []byte) { binary.LittleEndian.PutUint32(b[rec1+4:], 100) }), false, 0, 0, 1, 0, ErrBadRecord, int64(rec1)},
+		{"broken record size, recover", mutate(good, func(b []byte) { binary.LittleEndian.PutUint32(b[rec1+4:], 100) }), true, 0, 1, 1, 0, ErrBadRecord, int64(rec1)},
 		// record 2 still decodes: the templates record 1 defined are found by offset
 		{"bad token in record 1", mutate(good, func(b []byte) { b[rec1+24+4] = 0x3F }), false, 1, 0, 1, 0, ErrBadToken, int64(rec1)},
 		{"truncated in the first record", good[:chunk+1000], false, 0, 0, 1, 0, ErrBadRecord, int64(rec1)},

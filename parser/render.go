@@ -219,13 +219,23 @@ func (r *renderState) element(e *element, st *instState, depth int, out []oitem)
 		if e.depID != noDependency && int(e.depID) < len(vals) && vals[e.depID].typ == typeNull {
 			return out, nil
 		}
+		// Only an element whose content is nothing but substitutions is
+		// dropped for a NULL optional one: <Event> keeps its <System> when
+		// the payload value is missing.
+		onlySubst := true
+		for i := range e.content {
+			if k := e.content[i].kind; k != partSubst && k != partOptSubst {
+				onlySubst = false
+				break
+			}
+		}
 		for i := range e.content {
 			p := &e.content[i]
 			if (p.kind != partSubst && p.kind != partOptSubst) || int(p.index) >= len(vals) {
 				continue
 			}
 			v := vals[p.index]
-			if p.kind == partOptSubst && (v.typ == typeNull || v.size == 0) {
+			if onlySubst && p.kind == partOptSubst && (v.typ == typeNull || v.size == 0) {
 				return out, nil
 			}
 			if v.typ&typeArray != 0 && expand < 0 {
