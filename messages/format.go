@@ -63,24 +63,35 @@ func stripLengthModifiers(spec string) string {
 }
 
 // validSpec reports whether spec is flags, width and precision only, so it
-// can be handed to fmt without changing its meaning.
+// can be handed to fmt without changing its meaning. Width and precision
+// are capped (maxPad) so a table cannot make one insert megabytes long.
 func validSpec(spec string) bool {
 	i := 0
 	for i < len(spec) && strings.IndexByte("-+ #0", spec[i]) >= 0 {
 		i++
 	}
-	digits := func() {
+	number := func() bool {
+		j := i
 		for i < len(spec) && spec[i] >= '0' && spec[i] <= '9' {
 			i++
 		}
+		n, err := strconv.Atoi(spec[j:i])
+		return i == j || err == nil && n <= maxPad
 	}
-	digits()
+	if !number() {
+		return false
+	}
 	if i < len(spec) && spec[i] == '.' {
 		i++
-		digits()
+		if !number() {
+			return false
+		}
 	}
-	return i == len(spec) && len(spec) <= 8
+	return i == len(spec)
 }
+
+// maxPad bounds a format's width and precision.
+const maxPad = 256
 
 // parseSigned reads a decimal integer or a 0x-prefixed hex one. A leading 0
 // is decimal, not octal: event values such as "0123" are decimal text.

@@ -509,3 +509,15 @@ func BenchmarkRender4688(b *testing.B) {
 		tbl.Render(ev)
 	}
 }
+
+func TestFormatPaddingBounded(t *testing.T) {
+	ev := classic("P", 1, "7")
+	for _, tmpl := range []string{"%1!9999999d!", "%1!.9999999s!", "%1!300x!"} {
+		if got := renderWith(tmpl, ev, nil); got != "7" {
+			t.Errorf("%s: got %d bytes, want the value unformatted", tmpl, len(got))
+		}
+	}
+	if got := renderWith("%1!256d!", ev, nil); len(got) != 256 {
+		t.Errorf("width 256: got %d bytes", len(got))
+	}
+}

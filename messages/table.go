@@ -34,6 +34,18 @@ type Table struct {
 	// error texts classic providers such as the SCM reference as %%N).
 	params        map[string]map[uint32]string
 	defaultParams map[uint32]string
+	// spelled maps provider names as the table writes them to their lower
+	// case key: Windows spells names the same way, so lookups rarely need
+	// to lower-case (and allocate).
+	spelled map[string]string
+}
+
+// providerKey returns the lower-case key of a provider name.
+func (t *Table) providerKey(name string) string {
+	if k, ok := t.spelled[name]; ok {
+		return k
+	}
+	return strings.ToLower(name)
 }
 
 type entryKey struct {
@@ -92,6 +104,7 @@ func newTable() *Table {
 	return &Table{
 		entries: make(map[entryKey][]*compiledEntry),
 		params:  make(map[string]map[uint32]string),
+		spelled: make(map[string]string),
 	}
 }
 
@@ -102,6 +115,7 @@ func newTable() *Table {
 // is rendered with the text that fits the values it carries.
 func (t *Table) add(c *compiledEntry) {
 	k := entryKey{strings.ToLower(c.Provider), c.EventID}
+	t.spelled[c.Provider] = k.provider
 	list := t.entries[k]
 	for i, old := range list {
 		if sameNarrowing(old, c) && old.tmpl.maxInsert == c.tmpl.maxInsert {
@@ -175,6 +189,9 @@ func (t *Table) clone() *Table {
 		c.params[p] = cloneParams(m)
 	}
 	c.defaultParams = cloneParams(t.defaultParams)
+	for k, v := range t.spelled {
+		c.spelled[k] = v
+	}
 	return c
 }
 
@@ -213,6 +230,9 @@ func (t *Table) Merge(other *Table) {
 		}
 		t.entries[k] = append(kept, incoming...)
 	}
+	for k, v := range other.spelled {
+		t.spelled[k] = v
+	}
 	for p, m := range other.params {
 		if t.params[p] == nil {
 			t.params[p] = make(map[uint32]string, len(m))
@@ -236,11 +256,11 @@ func (t *Table) lookup(ev *parser.Event) *compiledEntry {
 		return nil
 	}
 	id := ev.System.EventID
-	if c := best(t.entries[entryKey{strings.ToLower(ev.System.Provider), id}], ev); c != nil {
+	if c := best(t.entries[entryKey{t.providerKey(ev.System.Provider), id}], ev); c != nil {
 		return c
 	}
 	if src := ev.System.EventSourceName; src != "" && !strings.EqualFold(src, ev.System.Provider) {
-		return best(t.entries[entryKey{strings.ToLower(src), id}], ev)
+		return best(t.entries[entryKey{t.providerKey(src), id}], ev)
 	}
 	return nil
 }
@@ -284,11 +304,11 @@ func betterFit(a, b, have int) bool {
 
 // paramsFor returns the %%N strings an event's provider resolves against.
 func (t *Table) paramsFor(ev *parser.Event) map[uint32]string {
-	if m, ok := t.params[strings.ToLower(ev.System.Provider)]; ok {
+	if m, ok := t.params[t.providerKey(ev.System.Provider)]; ok {
 		return m
 	}
 	if src := ev.System.EventSourceName; src != "" {
-		if m, ok := t.params[strings.ToLower(src)]; ok {
+		if m, ok := t.params[t.providerKey(src)]; ok {
 			return m
 		}
 	}

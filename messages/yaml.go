@@ -282,6 +282,7 @@ func parseParameters(file string, n *yaml.Node, t *Table) error {
 			dst = t.defaultParams
 		} else {
 			key := strings.ToLower(strings.TrimSpace(p))
+			t.spelled[strings.TrimSpace(p)] = key
 			if t.params[key] == nil {
 				t.params[key] = make(map[uint32]string)
 			}

@@ -430,8 +430,10 @@ func (b *building) session(scm, procs []*record) (Session, bool) {
 			s.Outcome = OutcomeRebootRequired
 		}
 	case removalSentence != nil || upgrade != nil:
+		// Failed, with no status logged: only services started again
+		// are evidence enough of a rollback.
 		s.Outcome = OutcomeFailed
-		if rollbackFailed == nil && (cause != nil || len(restarted) > 0) {
+		if rollbackFailed == nil && len(restarted) > 0 {
 			s.Outcome = OutcomeRolledBack
 		}
 	default:
