@@ -34,7 +34,8 @@
 // Level/Opcode/Version, UInt16 EventID/Qualifiers/Task, HexInt64 Keywords,
 // FILETIME TimeCreated, UInt64 EventRecordID, GUID ActivityID, UInt32
 // ProcessID/ThreadID and a SID UserID (NULL, so the attribute is dropped, when
-// the event has none). Provider, Channel and Computer are literal text in the
+// the event has none). Payload strings end with a NUL and an empty string is
+// that NUL alone, as in real Windows logs (never a zero-size value). Provider, Channel and Computer are literal text in the
 // template, which is why a chunk holds one template per provider and computer.
 //
 // # Guarantees

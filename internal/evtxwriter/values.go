@@ -70,7 +70,10 @@ func (v Value) encode() ([]byte, error) {
 func encodeValue(t ValueType, s string) ([]byte, error) {
 	switch t {
 	case String:
-		return utf16le(s), nil
+		// Windows ends payload strings with a NUL, and writes an empty string
+		// as that NUL alone (size 2), never as size 0: checked on the
+		// Security and System logs of the corpus (RathbunVM).
+		return append(utf16le(s), 0, 0), nil
 	case UInt8, UInt16, UInt32, UInt64:
 		bits := map[ValueType]int{UInt8: 8, UInt16: 16, UInt32: 32, UInt64: 64}[t]
 		n, err := strconv.ParseUint(s, 10, bits)
