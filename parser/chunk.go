@@ -27,13 +27,14 @@ type chunkResult struct {
 
 // chunkWorker decodes chunks; each worker owns its buffer and decoder.
 type chunkWorker struct {
-	f    *File
-	buf  []byte
-	dec  *decoder
-	xml  []byte
-	res  *chunkResult
-	idx  int
-	base int64 // file offset of the chunk
+	f      *File
+	buf    []byte
+	dec    *decoder
+	xml    []byte
+	render renderState
+	res    *chunkResult
+	idx    int
+	base   int64 // file offset of the chunk
 }
 
 func newChunkWorker(f *File) *chunkWorker {
@@ -249,7 +250,8 @@ func (w *chunkWorker) decodeRecord(from, to int) (*Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &renderState{d: w.dec}
+	r := &w.render
+	r.reset(w.dec)
 	out, err := r.parts(parts, nil, -1, 0, nil)
 	if err != nil {
 		return nil, err

@@ -54,6 +54,38 @@ type renderState struct {
 	haveInsert bool
 	scratch    []byte
 	arr        [][]byte
+
+	// Slabs of output nodes and instance states, reused record after
+	// record by one worker: their slices keep their capacity, so a steady
+	// stream of records allocates little beyond the Event itself.
+	nodes [][]onode
+	nodeN int
+	insts []*instState
+	instN int
+}
+
+const slabSize = 128
+
+// reset prepares the state for the next record of the same worker.
+func (r *renderState) reset(d *decoder) {
+	r.d = d
+	r.items = 0
+	r.insertion = nil
+	r.haveInsert = false
+	r.nodeN = 0
+	r.instN = 0
+}
+
+// newNode returns a cleared output node from the slab.
+func (r *renderState) newNode(name string) *onode {
+	slab, i := r.nodeN/slabSize, r.nodeN%slabSize
+	if slab == len(r.nodes) {
+		r.nodes = append(r.nodes, make([]onode, slabSize))
+	}
+	r.nodeN++
+	n := &r.nodes[slab][i]
+	n.name, n.attrs, n.items = name, n.attrs[:0], n.items[:0]
+	return n
 }
 
 // instState caches per-instance work: rendered values and parsed fragments.
@@ -66,7 +98,15 @@ type instState struct {
 }
 
 func (r *renderState) newInst(in *instance, nested bool) *instState {
-	st := &instState{in: in, nested: nested, rendered: make([]string, len(in.values)), done: make([]bool, len(in.values))}
+	if r.instN == len(r.insts) {
+		r.insts = append(r.insts, &instState{})
+	}
+	st := r.insts[r.instN]
+	r.instN++
+	st.in, st.nested = in, nested
+	st.rendered = append(st.rendered[:0], make([]string, len(in.values))...)
+	st.done = append(st.done[:0], make([]bool, len(in.values))...)
+	clear(st.frags)
 	if nested && !r.haveInsert {
 		r.haveInsert = true
 		for i, v := range in.values {
@@ -251,10 +291,7 @@ func (r *renderState) element(e *element, st *instState, depth int, out []oitem)
 		if expand >= 0 {
 			sel = k
 		}
-		n := &onode{name: e.name}
-		if len(e.attrs) > 0 {
-			n.attrs = make([]Field, 0, len(e.attrs))
-		}
+		n := r.newNode(e.name)
 		for i := range e.attrs {
 			a := &e.attrs[i]
 			if s := r.attrText(a.parts, st); s != "" {
@@ -263,7 +300,7 @@ func (r *renderState) element(e *element, st *instState, depth int, out []oitem)
 		}
 		var err error
 		if len(e.content) > 0 {
-			if n.items, err = r.parts(e.content, st, sel, depth, nil); err != nil {
+			if n.items, err = r.parts(e.content, st, sel, depth, n.items[:0]); err != nil {
 				return out, err
 			}
 		}
@@ -428,7 +465,10 @@ func fillSystem(s *System, sec *onode) {
 }
 
 func toNode(o *onode) *Node {
-	n := &Node{Name: o.name, Attrs: o.attrs}
+	n := &Node{Name: o.name}
+	if len(o.attrs) > 0 {
+		n.Attrs = append([]Field(nil), o.attrs...) // o is reused for the next record
+	}
 	var text []byte
 	for i := range o.items {
 		it := &o.items[i]
