@@ -14,6 +14,9 @@
 //     space; %0 ends the message; any other %c is c;
 //   - an insert that does not exist stays as written ("%7"), as Event Viewer
 //     leaves it;
+//   - %{Name} (an evtxscan extension; FormatMessage has no named inserts) is
+//     the EventData field or UserData leaf of that name, for hand-written
+//     texts whose field positions differ between Windows versions;
 //   - %%N inside an insertion string (e.g. %%1936 in Security 4688, %%2 in
 //     Service Control Manager 7000) is resolved from the table's parameter
 //     strings for that provider, or left as is when unknown.
@@ -40,8 +43,10 @@
 // EventSourceName is tried when the provider name has no entry) and event id.
 // An entry may be narrowed to an event version, to classic events with given
 // qualifiers, or to an event source name; the most specific entry that fits
-// wins, and entries merged from a user table ([Table.Merge]) win over
-// built-in ones with the same narrowing.
+// wins. Among equally specific texts, the one with the most inserts the
+// event can fill is chosen (Windows grew some texts: Application Error 1000
+// has 13 values on Windows 7 and 15 later). Entries merged from a user table
+// ([Table.Merge]) replace built-in ones with the same narrowing.
 //
 // # Security
 //

@@ -102,3 +102,37 @@ func TestMatchesWindowsRenderedText(t *testing.T) {
 		})
 	}
 }
+
+// TestRenderedXMLVariants picks the right text for the layouts Windows has
+// used for one event (no RenderingInfo to compare with: the expected text
+// is the table's, the point is which one is chosen and that every insert
+// is filled).
+func TestRenderedXMLVariants(t *testing.T) {
+	dir := filepath.Join(testenv.Shared(t), "data", "rendered-xml")
+	tests := []struct{ file, want string }{
+		// Windows Server 2008 R2, classic, 13 unnamed values.
+		{"Application_Error_1000_2.xml", "Report Id: "},
+		// Windows 11, manifest provider, named values already "0x"-prefixed.
+		{"Application_Error_1000_3.xml", "Faulting process id: 0x3560\nFaulting application start time: 0x1dc8b3a7b7f1c4e\n"},
+		{"Service_Control_Manager_7000_1.xml", "The SQL Server (MSSQLSERVER) service failed to start due to the following error: \nThe system cannot find the file specified."},
+		{"Windows_Error_Reporting_1001_1.xml", "Fault bucket , type 0\nEvent Name: WindowsWcpOtherFailure3\nResponse: Not available\nCab Id: 0\n"},
+		{"Microsoft-Windows-WindowsUpdateClient_20_1.xml", "Installation Failure: Windows failed to install the following update with error 0x80073d02: 9MSSGKG348SP-MicrosoftWindows.Client.WebExperience."},
+		{"Microsoft-Windows-WindowsUpdateClient_19_2.xml", "Installation Successful: Windows successfully installed the following update: "},
+		{"MsiInstaller_1033_1.xml", "Windows Installer installed the product. Product Name: Microsoft Azure Service Fabric SDK. Product Version: 7.0.1816.9590. Product Language: 1033. Manufacturer: Microsoft Corporation. Installation success or error status: 1603."},
+		{"MsiInstaller_10005_1.xml", "Product: ZipLock Password Manager -- The installer has encountered an unexpected error installing this package."},
+	}
+	tbl := Builtin()
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			ev, _ := readRenderedXML(t, filepath.Join(dir, tt.file))
+			got, ok := tbl.Render(ev)
+			if !ok || !strings.Contains(got, tt.want) {
+				t.Errorf("Render = %v\n%s\nwant it to contain\n%s", ok, got, tt.want)
+			}
+			have := eventValues{ev}.count()
+			if c := tbl.lookup(ev); c != nil && c.tmpl.maxInsert > have {
+				t.Errorf("chose a text needing %%%d for an event with %d values", c.tmpl.maxInsert, have)
+			}
+		})
+	}
+}
