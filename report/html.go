@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/evtxscan/evtxscan/rules"
+	"github.com/evtxscan/evtxscan/uninstall"
 )
 
 //go:embed page.js
@@ -408,7 +409,7 @@ func (h *htmlWriter) page(v *view) *htmlPage {
 	fail := v.findingsByLevel[rules.LevelCritical] + v.findingsByLevel[rules.LevelHigh]
 	sessionsBad := 0
 	for _, se := range v.sessions {
-		if se.Outcome != "succeeded" {
+		if se.Outcome != uninstall.OutcomeSucceeded {
 			sessionsBad++
 		}
 	}
@@ -568,15 +569,15 @@ func (h *htmlWriter) refs(evs []rules.EventRef, loc *time.Location) []htmlRef {
 // outcomeClass is the CSS class of a session outcome.
 func outcomeClass(o string) string {
 	switch o {
-	case "failed":
+	case uninstall.OutcomeFailed:
 		return "failed"
-	case "rolled back":
+	case uninstall.OutcomeRolledBack:
 		return "rolledback"
-	case "unterminated":
+	case uninstall.OutcomeUnterminated:
 		return "unterminated"
-	case "reboot required":
+	case uninstall.OutcomeRebootRequired:
 		return "reboot"
-	case "succeeded":
+	case uninstall.OutcomeSucceeded:
 		return "succeeded"
 	}
 	return "other"

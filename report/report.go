@@ -43,6 +43,7 @@ import (
 
 	"github.com/evtxscan/evtxscan/parser"
 	"github.com/evtxscan/evtxscan/rules"
+	"github.com/evtxscan/evtxscan/uninstall"
 )
 
 // Output file names in Options.Dir; they are a public interface.
@@ -76,14 +77,14 @@ type Options struct {
 
 // Summary is everything a report shows besides the timeline.
 type Summary struct {
-	Files      []parser.Stats     // per input file accounting (Err set = unreadable)
-	Findings   []rules.Finding    // all findings, any order
-	Sessions   []uninstallSession // uninstall sessions
-	Started    time.Time          // when the run started
-	Elapsed    time.Duration      // how long it took
-	Duplicates int                // records dropped by --dedup
-	Rules      int                // rules loaded
-	Tool       string             // "evtxscan vX"
+	Files      []parser.Stats      // per input file accounting (Err set = unreadable)
+	Findings   []rules.Finding     // all findings, any order
+	Sessions   []uninstall.Session // uninstall sessions
+	Started    time.Time           // when the run started
+	Elapsed    time.Duration       // how long it took
+	Duplicates int                 // records dropped by --dedup
+	Rules      int                 // rules loaded
+	Tool       string              // "evtxscan vX"
 }
 
 // A Writer writes the reports of one run. Call AddEvent for every event in

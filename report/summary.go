@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/evtxscan/evtxscan/rules"
+	"github.com/evtxscan/evtxscan/uninstall"
 )
 
 // A view is the Summary prepared once for every format at Close: sorted
@@ -57,7 +58,10 @@ type outcomeCount struct {
 }
 
 // outcomeOrder is the order outcomes are listed in, worst first.
-var outcomeOrder = []string{"failed", "rolled back", "unterminated", "reboot required", "succeeded"}
+var outcomeOrder = []string{uninstall.OutcomeFailed, uninstall.OutcomeRolledBack, uninstall.OutcomeUnterminated, uninstall.OutcomeRebootRequired, uninstall.OutcomeSucceeded}
+
+// uninstallSession is the session type of package uninstall.
+type uninstallSession = uninstall.Session
 
 func (w *Writer) view(s *Summary) *view {
 	v := &view{
@@ -162,7 +166,7 @@ func (w *Writer) view(s *Summary) *view {
 // "succeeded" since they deserve a look.
 func outcomeRank(o string) int {
 	if i := slices.Index(outcomeOrder, o); i >= 0 {
-		if o == "succeeded" {
+		if o == uninstall.OutcomeSucceeded {
 			return len(outcomeOrder) + 1
 		}
 		return i
