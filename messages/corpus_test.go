@@ -3,6 +3,7 @@ package messages
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/evtxscan/evtxscan/internal/testenv"
@@ -141,4 +142,48 @@ func TestCorpusRendersEverything(t *testing.T) {
 		t.Errorf("rendered %d MsiInstaller events, want the 31 the file holds", msi)
 	}
 	t.Logf("rendered %d events with a template", rendered)
+}
+
+// TestCorpusAppX401MatchesWindows: AppX 404 quotes, in SummaryError, the
+// text Windows rendered for the 401 just before it. Our 401 must say the
+// same, except that Windows names the operation through a value map
+// ("Stage") where we print its number.
+func TestCorpusAppX401MatchesWindows(t *testing.T) {
+	path := filepath.Join(testenv.Corpus(t), "AndrewRathbun+DFIRArtifactMuseum/Windows/EventLogs/Win10/RathbunVM/RathbunVM_W10EventLogs_7z/Microsoft-Windows-AppXDeploymentServer%4Operational.evtx")
+	f, err := parser.Open(path, parser.Options{Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tbl := Builtin()
+	var last401 *parser.Event
+	compared := 0
+	for ev, err := range f.Events(context.Background()) {
+		if err != nil || ev.System.Provider != "Microsoft-Windows-AppXDeployment-Server" {
+			continue
+		}
+		switch ev.System.EventID {
+		case 401:
+			last401 = ev
+		case 404:
+			summary, _ := ev.Data("SummaryError")
+			pkg404, _ := ev.Data("PackageFullName")
+			if last401 == nil || !strings.HasPrefix(summary, "Deployment ") {
+				continue // a 404 about another failure (e.g. "error 0x80240007: Opening the package …")
+			}
+			if pkg401, _ := last401.Data("PackageFullName"); pkg401 != pkg404 {
+				continue
+			}
+			got, _ := tbl.Render(last401)
+			op, _ := last401.Data("DeploymentOperation")
+			want := strings.Replace(summary, "Deployment Stage operation", "Deployment "+op+" operation", 1)
+			if got != want {
+				t.Errorf("record %d:\n got %q\nwant %q", last401.System.EventRecordID, got, want)
+			}
+			compared++
+		}
+	}
+	if compared == 0 {
+		t.Fatal("no 401/404 pair found")
+	}
 }
