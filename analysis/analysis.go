@@ -1,0 +1,224 @@
+// Package analysis runs one analysis from a source of events to findings
+// and reports: filter → messages → time order → dedup → rules + uninstall
+// sessions + timeline. The file scan and the live mode both call Run, so
+// they run exactly the same analysis.
+//
+// Memory stays bounded whatever the input size: events are put in time
+// order by a sorter that spills sorted runs to temporary files, the rules
+// keep only open correlation windows, and reports stream their timelines.
+package analysis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"sync/atomic"
+	"time"
+
+	"github.com/evtxscan/evtxscan/filter"
+	"github.com/evtxscan/evtxscan/messages"
+	"github.com/evtxscan/evtxscan/parser"
+	"github.com/evtxscan/evtxscan/report"
+	"github.com/evtxscan/evtxscan/rules"
+	"github.com/evtxscan/evtxscan/uninstall"
+)
+
+// A Source yields events and, once it is drained, accounts for what it read.
+// Errors it yields are warnings (damage inside a file, a file that could not
+// be read); the run goes on.
+type Source interface {
+	Events(ctx context.Context) iter.Seq2[*parser.Event, error]
+	Stats() []parser.Stats
+}
+
+// Config is one analysis.
+type Config struct {
+	Filter   filter.Filter
+	Dedup    bool            // drop records seen in several files (VSS/backup copies)
+	Rules    *rules.Ruleset  // nil: no rules
+	MinLevel rules.Level     // findings below are dropped
+	Messages *messages.Table // nil: no message text
+	// Report is where reports go; Report.Formats empty: no report files.
+	Report report.Options
+	// TempDir holds the sorter's run files ("" = the system's).
+	TempDir string
+	// SortMemory bounds the timeline sorter's memory (0 = 256 MiB).
+	SortMemory int64
+	// Warn receives every warning as it happens (nil: dropped; they are
+	// in the accounting anyway).
+	Warn func(error)
+	// Progress, when set, is updated as the run goes.
+	Progress *Progress
+	// Tool names the program in reports ("evtxscan v1.2.3").
+	Tool string
+}
+
+// Progress counters, safe to read from another goroutine while Run works.
+type Progress struct {
+	Files    atomic.Int64 // files finished
+	Bytes    atomic.Int64 // bytes of finished files
+	Events   atomic.Int64 // events read (before filtering)
+	Findings atomic.Int64
+	Phase    atomic.Value // string: "reading", "analysing", "writing"
+}
+
+// Result is what a run found.
+type Result struct {
+	Files      []parser.Stats
+	Events     int // events in the timeline (after filter and dedup)
+	Read       int // events read
+	Duplicates int // dropped by dedup
+	Findings   []rules.Finding
+	Sessions   []uninstall.Session
+	Started    time.Time
+	Elapsed    time.Duration
+	Bytes      int64 // size of the input files
+}
+
+// Unreadable returns the files that could not be read at all.
+func (r *Result) Unreadable() []parser.Stats {
+	var out []parser.Stats
+	for _, s := range r.Files {
+		if s.Err != nil {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// CountAtLeast returns how many findings are at or above level l.
+func (r *Result) CountAtLeast(l rules.Level) int {
+	n := 0
+	for _, f := range r.Findings {
+		if f.Level >= l {
+			n++
+		}
+	}
+	return n
+}
+
+// Run reads src to the end and analyses what it yields.
+func Run(ctx context.Context, src Source, cfg Config) (*Result, error) {
+	res := &Result{Started: time.Now()}
+	warn := cfg.Warn
+	if warn == nil {
+		warn = func(error) {}
+	}
+	prog := cfg.Progress
+	if prog == nil {
+		prog = &Progress{}
+	}
+	prog.Phase.Store("reading")
+
+	var engine *rules.Engine
+	if cfg.Rules != nil {
+		var err error
+		engine, err = cfg.Rules.NewEngine(rules.WithMinLevel(cfg.MinLevel))
+		if err != nil {
+			return nil, err
+		}
+	}
+	var rw *report.Writer
+	if len(cfg.Report.Formats) > 0 {
+		var err error
+		if rw, err = report.New(cfg.Report); err != nil {
+			return nil, err
+		}
+	}
+
+	// Phase 1: read, filter, render messages, put in time order.
+	srt := newSorter(cfg.TempDir, cfg.SortMemory)
+	defer srt.close()
+	for ev, err := range src.Events(ctx) {
+		if err != nil {
+			warn(err)
+			continue
+		}
+		res.Read++
+		prog.Events.Add(1)
+		if !cfg.Filter.Match(ev) {
+			continue
+		}
+		if cfg.Messages != nil && ev.Message == "" {
+			if ev.RenderedMessage != "" {
+				ev.Message = ev.RenderedMessage
+			} else if m, ok := cfg.Messages.Render(ev); ok {
+				ev.Message = m
+			}
+		}
+		if err := srt.add(ev); err != nil {
+			return nil, err
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+	}
+	res.Files = src.Stats()
+	for _, s := range res.Files {
+		res.Bytes += s.Size
+	}
+
+	// Phase 2: in time order, drop duplicates, run the rules, follow
+	// uninstall sessions and write the timeline.
+	prog.Phase.Store("analysing")
+	tracker := uninstall.NewTracker()
+	emit := func(f rules.Finding) {
+		res.Findings = append(res.Findings, f)
+		prog.Findings.Add(1)
+	}
+	dd := newDeduper()
+	for ev, err := range srt.sorted() {
+		if err != nil {
+			return nil, err
+		}
+		if cfg.Dedup && dd.seen(ev) {
+			res.Duplicates++
+			continue
+		}
+		res.Events++
+		if engine != nil {
+			engine.Process(ev, emit)
+		}
+		tracker.Add(ev)
+		if rw != nil {
+			if err := rw.AddEvent(ev); err != nil {
+				return nil, fmt.Errorf("writing the report: %w", err)
+			}
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+	}
+	if engine != nil {
+		engine.Flush(emit)
+	}
+	sortFindings(res.Findings)
+	res.Sessions = tracker.Sessions()
+	res.Elapsed = time.Since(res.Started)
+
+	if rw != nil {
+		prog.Phase.Store("writing")
+		nrules := 0
+		if cfg.Rules != nil {
+			for _, r := range cfg.Rules.Rules() {
+				if !r.Hidden {
+					nrules++
+				}
+			}
+		}
+		err := rw.Close(report.Summary{
+			Files: res.Files, Findings: res.Findings, Sessions: res.Sessions,
+			Started: res.Started, Elapsed: time.Since(res.Started),
+			Duplicates: res.Duplicates, Rules: nrules, Tool: cfg.Tool,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("writing the report: %w", err)
+		}
+	}
+	res.Elapsed = time.Since(res.Started)
+	return res, nil
+}
+
+// ErrNoInput is returned by sources given nothing to read.
+var ErrNoInput = errors.New("analysis: no input")
