@@ -188,3 +188,30 @@ func userDataElem(e *Element, vals *[]Value) *tElem {
 	}
 	return out
 }
+
+// A templateCache keeps the System templates built during one Write: building
+// one hashes its description, which dominated the writer's time.
+type templateCache struct {
+	byKey map[systemKey]*template
+}
+
+// systemKey is everything systemTemplate reads from an event.
+type systemKey struct {
+	provider, guid, source, channel, computer string
+	qualifiers, classic, data, binary         bool
+}
+
+func (c *templateCache) system(ev *Event) *template {
+	s := &ev.System
+	k := systemKey{s.Provider, s.ProviderGUID, s.EventSourceName, s.Channel, s.Computer,
+		s.HasQualifiers, ev.Classic, len(ev.Data) > 0, ev.Binary != nil}
+	if t, ok := c.byKey[k]; ok {
+		return t
+	}
+	if c.byKey == nil {
+		c.byKey = map[systemKey]*template{}
+	}
+	t := systemTemplate(ev)
+	c.byKey[k] = t
+	return t
+}

@@ -68,6 +68,8 @@ func Write(events []Event, opts Options) ([]byte, error) {
 		id = 1
 	}
 	var chunks []*chunk
+	cache := &templateCache{}
+	newChunk := func() *chunk { c := newChunk(); c.cache = cache; return c }
 	cur := newChunk()
 	for i := range events {
 		ev := &events[i]
@@ -132,6 +134,7 @@ type chunk struct {
 	nameTail  [64]uint32 // last entry of each string bucket chain
 	tmplTail  [32]uint32 // last definition of each template bucket chain
 	finished  bool
+	cache     *templateCache
 }
 
 func newChunk() *chunk {
@@ -221,7 +224,7 @@ func (c *chunk) addSlack(events []Event) error {
 	pos := c.pos
 	for i := range events {
 		ev := &events[i]
-		scratch := &chunk{buf: c.buf, pos: pos, names: map[string]uint32{}, templates: map[[16]byte]uint32{}}
+		scratch := &chunk{buf: c.buf, pos: pos, names: map[string]uint32{}, templates: map[[16]byte]uint32{}, cache: c.cache}
 		e := &recordEncoder{c: scratch, base: pos}
 		if err := e.record(ev, ev.System.EventRecordID); err != nil {
 			return fmt.Errorf("slack event %d: %w", i, err)
@@ -281,7 +284,7 @@ func (e *recordEncoder) record(ev *Event, id uint64) error {
 	e.u32(0)
 	e.u64(id)
 	e.u64(fileTime(ev.System.TimeCreated))
-	if err := e.fragment(systemTemplate(ev), func() ([]value, error) { return e.systemValues(ev, id) }); err != nil {
+	if err := e.fragment(e.c.cache.system(ev), func() ([]value, error) { return e.systemValues(ev, id) }); err != nil {
 		return err
 	}
 	for len(e.b)%8 != 4 { // the size copy then ends the record on a multiple of 8
