@@ -27,7 +27,9 @@
 //     (EventLog 6008, Kernel-Power 41) or a boot (EventLog 6005) — the reason
 //     a session never ended;
 //   - Security 4688 of msiexec.exe whose new process id is the client pid —
-//     the command line (/x means remove) and the user who ran it.
+//     the command line (/x means remove) and the user who ran it;
+//   - Restart Manager 10000–10010 and User32 1074 inside the session window,
+//     shown with the session's events.
 //
 // A 1034 (or 11724/11725) without a 1040 — the log's older part rotated away
 // — is a session of its own. Only uninstalls are listed: sessions holding a
@@ -41,7 +43,8 @@
 // Events arrive in any order across files (Application, System and Security
 // are separate logs), so the tracker keeps a compact record (≈200 bytes) of
 // each event that matters — MsiInstaller session events, SCM state and error
-// events, msiexec crashes, shutdowns and msiexec process creations — and
+// events, Restart Manager and User32 1074 events, msiexec crashes,
+// shutdowns and msiexec process creations — and
 // decides when Sessions is called, after sorting each computer's records by
 // time. Everything else is dropped on arrival. Strings taken from events are
 // cut to a few KiB, and context records (SCM, crashes, process creations)

@@ -55,7 +55,7 @@ func TestScenarioFixtures(t *testing.T) {
 	}{
 		{"s1_custom_action_rollback", []want{{product: "Contoso Agent", outcome: OutcomeRolledBack, status: "1603",
 			cause: "Error 1722 (custom action): CA_UnregisterDriver; rollback restarted Contoso Agent Service",
-			user:  `CONTOSO\alice`, events: 8, ended: true}}},
+			user:  `CONTOSO\alice`, events: 10, ended: true}}}, // every event of the scenario, RM 10000/10001 included
 		{"s2_upgrade_cannot_remove_old", []want{
 			{product: "Nimbus Sync", outcome: OutcomeRolledBack, status: "1603", ended: true,
 				cause: "Error 1714 (upgrade): The older version of Nimbus Sync cannot be removed.  Contact your technical support group.  System Error 1612."},

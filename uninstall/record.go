@@ -26,6 +26,7 @@ const (
 	kindShutdown         // EventLog 6008, Kernel-Power 41: the system went down hard
 	kindBoot             // EventLog 6005: the system started
 	kindProcess          // Security 4688 of msiexec.exe
+	kindContext          // Restart Manager 10000–10010, User32 1074: shown when inside a session
 )
 
 // maxField bounds every string a record keeps from an event.
@@ -170,6 +171,9 @@ func classify(r fieldResolver, ev *parser.Event) (record, bool) {
 		rec.kind = kindShutdown
 	case strings.EqualFold(provider, "EventLog") && id == 6005:
 		rec.kind = kindBoot
+	case strings.EqualFold(provider, "Microsoft-Windows-RestartManager") && id >= 10000 && id <= 10010,
+		strings.EqualFold(provider, "User32") && id == 1074:
+		rec.kind = kindContext
 	case strings.EqualFold(provider, "Microsoft-Windows-Security-Auditing") && id == 4688:
 		name, _ := ev.Data("NewProcessName")
 		if !strings.EqualFold(basename(name), "msiexec.exe") {

@@ -125,6 +125,10 @@ func relevant(ev *parser.Event) bool {
 		return id == 41
 	case "Microsoft-Windows-Security-Auditing":
 		return id == 4688
+	case "Microsoft-Windows-RestartManager":
+		return id >= 10000 && id <= 10010
+	case "User32", "USER32":
+		return id == 1074
 	}
 	// Provider names are case-insensitive; the exact spellings above are
 	// what Windows writes, so only odd spellings pay for EqualFold.
@@ -132,7 +136,8 @@ func relevant(ev *parser.Event) bool {
 	return strings.EqualFold(p, "MsiInstaller") || strings.EqualFold(p, "Service Control Manager") ||
 		strings.EqualFold(p, "EventLog") || strings.EqualFold(p, "Application Error") ||
 		strings.EqualFold(p, "Application Hang") || strings.EqualFold(p, "Windows Error Reporting") ||
-		strings.EqualFold(p, "Microsoft-Windows-Kernel-Power") || strings.EqualFold(p, "Microsoft-Windows-Security-Auditing")
+		strings.EqualFold(p, "Microsoft-Windows-Kernel-Power") || strings.EqualFold(p, "Microsoft-Windows-Security-Auditing") ||
+		strings.EqualFold(p, "Microsoft-Windows-RestartManager") || strings.EqualFold(p, "User32")
 }
 
 // Sessions builds every uninstall session from the events added so far,
@@ -209,8 +214,8 @@ func buildComputer(recs []*record) []Session {
 	}
 	for _, r := range recs {
 		switch r.kind {
-		case kindScmState, kindScmError:
-			scm = append(scm, r)
+		case kindScmState, kindScmError, kindContext:
+			scm = append(scm, r) // shown when inside a session window
 		case kindProcess:
 			procs = append(procs, r)
 		case kindShutdown, kindBoot:

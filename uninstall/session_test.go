@@ -391,3 +391,33 @@ func BenchmarkAddUnrelated(b *testing.B) {
 		tr.Add(ev)
 	}
 }
+
+func TestContextEventsOnlyInsideTheWindow(t *testing.T) {
+	rm := func(id uint16, ms int) *parser.Event {
+		ev := base("Application", "Microsoft-Windows-RestartManager", id, at(ms))
+		ev.System.HasQualifiers = false
+		return ev
+	}
+	evs := append(s1(),
+		rm(10000, 700), rm(10006, 2500), rm(10001, 4350), // inside 600…4400
+		rm(10000, 90000), // after the session
+		scmState(at(100), "Other Service", "Other", "stopped"), // before it
+	)
+	got := track(evs)
+	if len(got) != 1 {
+		t.Fatalf("got %d sessions", len(got))
+	}
+	ids := []uint16{}
+	for _, r := range got[0].Events {
+		ids = append(ids, r.EventID)
+	}
+	want := []uint16{4688, 1040, 10000, 7036, 10006, 11722, 7036, 11725, 1034, 10001, 1042}
+	if len(ids) != len(want) {
+		t.Fatalf("events %v, want %v", ids, want)
+	}
+	for i := range want {
+		if ids[i] != want[i] {
+			t.Fatalf("events %v, want %v", ids, want)
+		}
+	}
+}
