@@ -8,7 +8,8 @@ import (
 
 // appendXML renders an output tree as Windows renders event XML
 // (EvtRender): compact, attributes in single quotes, empty elements as
-// <x/>. Text is escaped (& < > in content; & < ' in attributes) and
+// <x/>. Text is escaped (& < > in content; & < ' in attributes; line breaks
+// as &#10; and &#13; so one record is one line) and
 // characters XML 1.0 forbids become U+FFFD, so the result is always
 // well-formed whatever the record holds.
 func appendXML(dst []byte, items []oitem) []byte {
@@ -155,11 +156,15 @@ func appendEscaped(dst []byte, s string, attr bool) []byte {
 				continue
 			}
 			rep = "&apos;"
-		case c == '\t' || c == '\n' || c == '\r':
+		case c == '\t':
 			if !attr {
 				i++
 				continue
 			}
+			rep = "&#9;"
+		case c == '\n' || c == '\r':
+			// Escaped in text too, so a record is always one line of
+			// output (an XML reader decodes it back to the same text).
 			rep = "&#" + strconv.Itoa(int(c)) + ";"
 		case c < 0x20:
 			rep = "\uFFFD"

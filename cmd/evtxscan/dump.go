@@ -53,6 +53,8 @@ func runDump(args []string, stdout, stderr io.Writer) int {
 		if errors.Is(err, pflag.ErrHelp) {
 			return exitOK
 		}
+		fmt.Fprintf(stderr, "evtxscan dump: %v\n\n", err)
+		fl.Usage()
 		return exitUsage
 	}
 	if o.format != "jsonl" && o.format != "xml" {
