@@ -133,7 +133,7 @@ func (h *htmlWriter) event(r *eventRow) error {
 	b = append(b, ',')
 	b = h.appendInterned(b, tabLevel, r.level)
 	b = append(b, ',')
-	b = appendJSONString(b, htmlText(r.details, maxHTMLDetails))
+	b = appendJSONString(b, htmlLines(r.details, maxHTMLDetails))
 	b = append(b, ',')
 	rec := recordID(ev.Source.RecordID, ev.System.EventRecordID)
 	b = strconv.AppendUint(b, rec, 10)
@@ -493,7 +493,7 @@ func (h *htmlWriter) page(v *view) *htmlPage {
 			}
 			hf.Headline = t(strings.Join(head, " · "))
 			for _, d := range f.Fields {
-				hf.Fields = append(hf.Fields, htmlField{Name: t(d.Name), Value: t(d.Value)})
+				hf.Fields = append(hf.Fields, htmlField{Name: t(d.Name), Value: htmlLines(d.Value, maxHTMLField)})
 			}
 			hf.Events = h.refs(f.Events, v.loc)
 			g.Findings = append(g.Findings, hf)

@@ -27,7 +27,13 @@ func cutMarker(totalRunes int) string {
 // bidirectional overrides and invisible format characters become \uNNNN,
 // and invalid UTF-8 becomes U+FFFD. Text that needs none of this is returned
 // as is, without allocating.
-func visible(s string) string {
+func visible(s string) string { return visibleText(s, false) }
+
+// visibleMultiline is visible but keeps line breaks (as \n), for the HTML
+// page, where text is set with textContent and CSS decides how lines show.
+func visibleMultiline(s string) string { return visibleText(s, true) }
+
+func visibleText(s string, keepLines bool) string {
 	i := 0
 	for i < len(s) {
 		c := s[i]
@@ -36,7 +42,7 @@ func visible(s string) string {
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
-		if needsEscape(r, size) {
+		if needsEscape(r, size) && !(keepLines && c == '\n') {
 			break
 		}
 		i += size
@@ -52,11 +58,15 @@ func visible(s string) string {
 		switch {
 		case r == utf8.RuneError && size <= 1:
 			b.WriteRune(utf8.RuneError)
-		case r == '\r' && i+1 < len(s) && s[i+1] == '\n':
-			b.WriteString(" ⏎ ")
-			size = 2
-		case r == '\n' || r == '\r':
-			b.WriteString(" ⏎ ")
+		case r == '\r' && i+1 < len(s) && s[i+1] == '\n', r == '\n', r == '\r':
+			if r == '\r' && i+1 < len(s) && s[i+1] == '\n' {
+				size = 2
+			}
+			if keepLines {
+				b.WriteByte('\n')
+			} else {
+				b.WriteString(" ⏎ ")
+			}
 		case r == '\t':
 			b.WriteString(`\t`)
 		case r < 0x20 || r == 0x7f:
@@ -175,9 +185,15 @@ func cellText(s string) string {
 	return cutUTF16(visible(s), maxCellUnits)
 }
 
-// htmlText returns s ready for the HTML page: visible and cut.
+// htmlText returns s ready for the HTML page: visible, one line, cut.
 func htmlText(s string, limit int) string {
 	return cutRunes(visible(s), limit)
+}
+
+// htmlLines is htmlText keeping line breaks, for event details and field
+// values, which the page shows on one line until expanded.
+func htmlLines(s string, limit int) string {
+	return cutRunes(visibleMultiline(s), limit)
 }
 
 // details returns what the "message or details" column shows for an event:

@@ -280,3 +280,19 @@ func TestFindingLayout(t *testing.T) {
 		t.Errorf("got %+v, want %+v", got, want)
 	}
 }
+
+func TestHTMLLines(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"a\r\nb\nc\rd", "a\nb\nc\nd"},
+		{"x\u202e\x07", `x\u202e\x07`},
+		{"plain", "plain"},
+	}
+	for _, tt := range tests {
+		if got := htmlLines(tt.in, 100); got != tt.want {
+			t.Errorf("htmlLines(%q): got %q, want %q", tt.in, got, tt.want)
+		}
+		if got := htmlText(tt.in, 100); strings.Contains(got, "\n") {
+			t.Errorf("htmlText(%q) kept a line break: %q", tt.in, got)
+		}
+	}
+}
