@@ -521,3 +521,15 @@ func TestFormatPaddingBounded(t *testing.T) {
 		t.Errorf("width 256: got %d bytes", len(got))
 	}
 }
+
+func TestFill(t *testing.T) {
+	tbl := Builtin()
+	ev := classic("MsiInstaller", 1040, `C:\a.msi`, "12")
+	if !tbl.Fill(ev) || ev.Message != `Beginning a Windows Installer transaction: C:\a.msi. Client Process Id: 12.` {
+		t.Errorf("Fill: Message = %q", ev.Message)
+	}
+	ev = classic("Nobody", 1, "x")
+	if tbl.Fill(ev) || ev.Message != "Nobody event 1: Data[1]=x" {
+		t.Errorf("Fill without template: Message = %q", ev.Message)
+	}
+}

@@ -445,3 +445,13 @@ func nthLeaf(root *parser.Node, n int) (string, bool) {
 	})
 	return v, found
 }
+
+// Fill sets ev.Message to the event's text (what Render returns: the
+// template filled in, or Fallback(ev)) and reports whether a template or
+// Windows' own text was used. Call it before rules see the event: Sigma
+// rules match the Message field.
+func (t *Table) Fill(ev *parser.Event) bool {
+	msg, ok := t.Render(ev)
+	ev.Message = msg
+	return ok
+}

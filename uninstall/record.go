@@ -106,7 +106,11 @@ func classify(r fieldResolver, ev *parser.Event) (record, bool) {
 			}
 			rec.pkg = get(r, ev, "Package")
 			rec.pid = get(r, ev, "ClientProcessId")
-		case id == 1033 || id == 1034 || id == 1035 || id == 1037:
+		case id == 1035:
+			// Reconfiguration: never a removal, and it comes in floods
+			// (Win32_Product enumeration), so nothing is resolved.
+			rec.kind = kindMsiOutcome
+		case id == 1033 || id == 1034 || id == 1037:
 			rec.kind = kindMsiOutcome
 			rec.product = get(r, ev, "ProductName")
 			rec.version = get(r, ev, "ProductVersion")

@@ -421,3 +421,13 @@ func TestContextEventsOnlyInsideTheWindow(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkAddMsiOutcome(b *testing.B) {
+	tr := NewTracker()
+	ev := removed(at(0), "Contoso Agent", "4.2.0.17", "1603", contoso)
+	b.ReportAllocs()
+	for b.Loop() {
+		tr.Add(ev)
+		tr.records = tr.records[:0]
+	}
+}
