@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# bench.sh — times `evtxscan dump --format jsonl` against the other EVTX
+# dumpers installed here (libevtx's evtxexport, python-evtx's evtx_dump.py),
+# on the same files, side by side: MiB/s, ratios, GOMAXPROCS=1 vs 2, and peak
+# RSS for one file vs the whole corpus.
+#
+# Usage: scripts/bench.sh [-n RUNS] [-f FILE] [-c CORPUS_DIR] [-q] [-p]
+#   -n RUNS    runs per measurement, the fastest counts (default 3)
+#   -f FILE    the single-file input (default: the largest .evtx of the corpus)
+#   -c DIR     the corpus (default: ../shared/evtx-corpus beside the repo)
+#   -q         quick: one run each
+#   -p         also time python-evtx's evtx_dump.py on the one file (about
+#              0.1 MiB/s: minutes on the largest file, so off by default)
+#
+# Peers that are not installed are reported as "not installed" and skipped;
+# the script never fails because a peer is missing. Install them with:
+#   apt-get install libevtx-utils python3-evtx time
+#
+# Speed is shown here and in `go test -bench BenchmarkParse ./parser`,
+# never asserted by a timed test. Run it on a quiet machine: other CPU load
+# makes every figure lower (the ratios suffer less).
+set -u
+set -o pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+runs=3
+file=""
+corpus="$repo/../shared/evtx-corpus"
+
+python=0
+while getopts "n:f:c:qph" opt; do
+	case $opt in
+	n) runs=$OPTARG ;;
+	f) file=$OPTARG ;;
+	c) corpus=$OPTARG ;;
+	q) runs=1 ;;
+	p) python=1 ;;
+	*) sed -n '2,22p' "$0"; exit 2 ;;
+	esac
+done
+
+die() { echo "bench.sh: $*" >&2; exit 2; }
+
+[ -d "$corpus" ] || die "no corpus at $corpus (pass -c DIR)"
+corpus=$(cd "$corpus" && pwd)
+if [ -z "$file" ]; then
+	file=$(find "$corpus" -type f -iname '*.evtx' -printf '%s\t%p\n' | sort -rn | head -1 | cut -f2-)
+fi
+[ -f "$file" ] || die "no input file ${file:-found}"
+
+timebin=/usr/bin/time
+if ! [ -x "$timebin" ]; then
+	echo "note: /usr/bin/time is missing (apt-get install time): no peak RSS figures" >&2
+	timebin=""
+fi
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+echo "building evtxscan…" >&2
+(cd "$repo" && go build -trimpath -o "$work/evtxscan" ./cmd/evtxscan) || die "go build ./cmd/evtxscan failed"
+evtxscan="$work/evtxscan"
+if ! "$evtxscan" dump --help >/dev/null 2>&1; then
+	die "this evtxscan has no working 'dump' subcommand yet"
+fi
+
+# The corpus as a file list, NUL-separated, for the peers that take one file
+# per process.
+find "$corpus" -type f -iname '*.evtx' -print0 | sort -z >"$work/corpus.list"
+corpus_files=$(tr -cd '\0' <"$work/corpus.list" | wc -c)
+corpus_bytes=$(xargs -0 stat -c %s <"$work/corpus.list" | awk '{s+=$1} END {print s}')
+file_bytes=$(stat -c %s "$file")
+
+mib() { awk -v b="$1" 'BEGIN {printf "%.1f", b/1048576}'; }
+
+# measure LABEL BYTES CMD... — runs CMD $runs times with stdout to /dev/null
+# and sets: best_s (fastest wall time, seconds), rss_kib (peak RSS of any
+# process it ran, KiB), status (exit status of the last run).
+measure() {
+	local label=$1 bytes=$2; shift 2
+	best_s="" rss_kib=0 status=0
+	local i t0 t1 s r
+	for ((i = 0; i < runs; i++)); do
+		t0=$(date +%s%N)
+		if [ -n "$timebin" ]; then
+			"$timebin" -f '%M' -o "$work/rss" "$@" >/dev/null 2>"$work/stderr"
+			status=$?
+			r=$(tail -1 "$work/rss")
+		else
+			"$@" >/dev/null 2>"$work/stderr"
+			status=$?
+			r=0
+		fi
+		t1=$(date +%s%N)
+		s=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", (b-a)/1e9}')
+		if [ -z "$best_s" ] || awk -v x="$s" -v y="$best_s" 'BEGIN {exit !(x < y)}'; then best_s=$s; fi
+		case $r in '' | *[!0-9]*) r=0 ;; esac
+		[ "$r" -gt "$rss_kib" ] && rss_kib=$r
+	done
+	row "$label" "$bytes"
+}
+
+# Results, one line each: label|MiB/s|seconds|rss|note (read by the ratio
+# section below).
+: >"$work/results"
+row() {
+	local label=$1 bytes=$2 rate note=""
+	rate=$(awk -v b="$bytes" -v s="$best_s" 'BEGIN {if (s > 0) printf "%.1f", b/1048576/s; else print "inf"}')
+	# evtxexport exits 1 on files it cannot read to the end (xargs then
+	# exits 123); dump exits 3 when a file is unreadable. Both still did
+	# their work: say so.
+	[ "$status" -ne 0 ] && note="exit $status (some files not read to the end)"
+	printf '  %-44s %9s MiB/s %8ss %8s MiB RSS  %s\n' "$label" "$rate" "$best_s" "$(mib $((rss_kib * 1024)))" "$note"
+	echo "$label|$rate|$best_s|$rss_kib|$note" >>"$work/results"
+}
+
+rate_of() { awk -F'|' -v l="$1" '$1 == l {print $2}' "$work/results"; }
+rss_of() { awk -F'|' -v l="$1" '$1 == l {print $4}' "$work/results"; }
+ratio() { # ratio A B → A/B of MiB/s, or "n/a"
+	local a b
+	a=$(rate_of "$1") b=$(rate_of "$2")
+	if [ -z "$a" ] || [ -z "$b" ]; then echo "n/a"; return; fi
+	awk -v a="$a" -v b="$b" 'BEGIN {if (b > 0 && a != "inf") printf "%.1fx", a/b; else print "n/a"}'
+}
+
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# bench_scan INPUT BYTES LABEL — times `evtxscan scan` once that subcommand
+# exists (the lead adds it; scan must stay within 2x the time of dump on the
+# same input). Edit scan_args to the final flags; the output directory is
+# made fresh for every run.
+scan_args() { echo scan --out "$work/scan-out" "$1"; }
+bench_scan() {
+	local input=$1 bytes=$2 label=$3
+	if ! "$evtxscan" scan --help >/dev/null 2>&1; then
+		echo "  evtxscan scan: not available yet (skipped)"
+		return
+	fi
+	rm -rf "$work/scan-out"
+	# shellcheck disable=SC2046
+	GOMAXPROCS=2 measure "evtxscan scan, 2 cores, $label" "$bytes" "$evtxscan" $(scan_args "$input")
+}
+
+cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
+echo "evtxscan dump vs peers — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores ($cpu), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "best of $runs run(s); MiB/s = input bytes / wall time; RSS = peak resident set of one process"
+echo
+
+echo "== one file: ${file#"$corpus"/} ($(mib "$file_bytes") MiB)"
+GOMAXPROCS=1 measure "evtxscan dump --format jsonl, GOMAXPROCS=1" "$file_bytes" "$evtxscan" dump --format jsonl "$file"
+GOMAXPROCS=2 measure "evtxscan dump --format jsonl, GOMAXPROCS=2" "$file_bytes" "$evtxscan" dump --format jsonl "$file"
+GOMAXPROCS=1 measure "evtxscan dump --format xml, GOMAXPROCS=1" "$file_bytes" "$evtxscan" dump --format xml "$file"
+if have evtxexport; then
+	measure "evtxexport -f xml (libevtx)" "$file_bytes" evtxexport -f xml "$file"
+else
+	echo "  evtxexport: not installed (apt-get install libevtx-utils)"
+fi
+if ! have evtx_dump.py; then
+	echo "  evtx_dump.py: not installed (apt-get install python3-evtx)"
+elif [ "$python" = 1 ]; then
+	save_runs=$runs runs=1
+	measure "evtx_dump.py (python-evtx), 1 run" "$file_bytes" timeout 900 evtx_dump.py "$file"
+	runs=$save_runs
+else
+	echo "  evtx_dump.py (python-evtx): skipped (slow; -p to time it)"
+fi
+bench_scan "$file" "$file_bytes" "one file"
+echo
+
+echo "== whole corpus: $corpus_files files, $(mib "$corpus_bytes") MiB"
+GOMAXPROCS=1 measure "corpus: evtxscan dump, GOMAXPROCS=1" "$corpus_bytes" "$evtxscan" dump --format jsonl "$corpus"
+GOMAXPROCS=2 measure "corpus: evtxscan dump, GOMAXPROCS=2" "$corpus_bytes" "$evtxscan" dump --format jsonl "$corpus"
+if have evtxexport; then
+	save_runs=$runs runs=1
+	# One evtxexport process per file, as a user would run it.
+	measure "corpus: evtxexport -f xml, 1 per file" "$corpus_bytes" \
+		bash -c 'xargs -0 -n 1 evtxexport -f xml <"$0"' "$work/corpus.list"
+	runs=$save_runs
+fi
+if have evtx_dump.py; then
+	echo "  corpus: evtx_dump.py: skipped (tens of minutes; see the one-file figure)"
+fi
+bench_scan "$corpus" "$corpus_bytes" "corpus"
+echo
+
+echo "== ratios"
+echo "  one file, 1 core: evtxscan / evtxexport        $(ratio "evtxscan dump --format jsonl, GOMAXPROCS=1" "evtxexport -f xml (libevtx)")   (issue 2: >= 10x, target 30x)"
+echo "  one file, 2 cores / 1 core                      $(ratio "evtxscan dump --format jsonl, GOMAXPROCS=2" "evtxscan dump --format jsonl, GOMAXPROCS=1")   (issue 2: >= 1.7x)"
+echo "  one file, 1 core: evtxscan / evtx_dump.py       $(ratio "evtxscan dump --format jsonl, GOMAXPROCS=1" "evtx_dump.py (python-evtx), 1 run")"
+echo "  corpus, 1 core: evtxscan / evtxexport           $(ratio "corpus: evtxscan dump, GOMAXPROCS=1" "corpus: evtxexport -f xml, 1 per file")"
+echo "  corpus, 2 cores / 1 core                        $(ratio "corpus: evtxscan dump, GOMAXPROCS=2" "corpus: evtxscan dump, GOMAXPROCS=1")"
+if [ -n "$(rate_of "evtxscan scan, 2 cores, one file")" ]; then
+	echo "  one file: scan / dump time (2 cores)            $(ratio "evtxscan dump --format jsonl, GOMAXPROCS=2" "evtxscan scan, 2 cores, one file")   (must be <= 2.0x)"
+fi
+if [ -n "$timebin" ]; then
+	a=$(rss_of "evtxscan dump --format jsonl, GOMAXPROCS=2") b=$(rss_of "corpus: evtxscan dump, GOMAXPROCS=2")
+	echo "  peak RSS, 2 cores: one file $(mib $((a * 1024))) MiB, whole corpus $(mib $((b * 1024))) MiB ($(mib "$corpus_bytes") MiB input): memory stays flat when the second is close to the first"
+fi
