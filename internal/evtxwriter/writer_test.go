@@ -81,6 +81,7 @@ func checkLayout(b []byte) []string {
 			bad("chunk %d: last record offset %#x, want %#x", i, got, lastOff)
 		}
 		nextID = last + 1
+		names := map[string]bool{} // a name is defined once per chunk, then referenced
 		for slot := range 64 {
 			seen := map[uint32]bool{}
 			for p := binary.LittleEndian.Uint32(c[128+4*slot:]); p != 0; p = binary.LittleEndian.Uint32(c[p:]) {
@@ -95,6 +96,10 @@ func checkLayout(b []byte) []string {
 					units[k] = binary.LittleEndian.Uint16(c[int(p)+8+2*k:])
 				}
 				name := string(utf16.Decode(units))
+				if names[name] {
+					bad("chunk %d: name %q is defined twice", i, name)
+				}
+				names[name] = true
 				if hash := nameHash(name); hash != binary.LittleEndian.Uint16(c[p+4:]) || int(hash%64) != slot {
 					bad("chunk %d: name %q in bucket %d has hash %#x", i, name, slot, binary.LittleEndian.Uint16(c[p+4:]))
 				}
