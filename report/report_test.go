@@ -324,3 +324,28 @@ func TestNoTempFilesLeft(t *testing.T) {
 		t.Errorf("output folder: got %q, want %q", names, want)
 	}
 }
+
+// TestSmallSheetsCapped: findings beyond the sheet's row limit end in a
+// line that says where the rest is, instead of failing the workbook.
+func TestSmallSheetsCapped(t *testing.T) {
+	old := maxSheetRows
+	maxSheetRows = 10
+	defer func() { maxSheetRows = old }()
+	dir := t.TempDir()
+	s, err := writeFixture(dir, 200, Options{Formats: []string{"xlsx"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := excelize.OpenFile(filepath.Join(dir, XLSXName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, _ := f.GetRows("Findings")
+	if len(rows) != maxSheetRows {
+		t.Fatalf("Findings rows: got %d, want %d", len(rows), maxSheetRows)
+	}
+	if want := "… " + itoa(len(s.Findings)-(maxSheetRows-2)) + " more findings: see findings.jsonl"; rows[len(rows)-1][0] != want {
+		t.Errorf("last row: got %q, want %q", rows[len(rows)-1][0], want)
+	}
+}

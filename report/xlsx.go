@@ -417,6 +417,10 @@ func (x *xlsxWriter) writeFindings(v *view) error {
 	}
 	r := &rowWriter{sw: sw, row: 1}
 	for i := range v.findings {
+		if r.row == maxSheetRows-1 {
+			r.put(0, fmt.Sprintf("… %d more findings: see findings.jsonl", len(v.findings)-i))
+			break
+		}
 		f := &v.findings[i]
 		c := layoutFinding(f)
 		r.put(x.styles.findingLevel[clampLevel(f.Level)], v.displayTime(f.Time), f.Level.String(), f.RuleID, f.Title,
@@ -437,6 +441,10 @@ func (x *xlsxWriter) writeUninstalls(v *view) error {
 	}
 	r := &rowWriter{sw: sw, row: 1}
 	for i := range v.sessions {
+		if r.row == maxSheetRows-1 {
+			r.put(0, fmt.Sprintf("… %d more sessions not listed", len(v.sessions)-i))
+			break
+		}
 		se := &v.sessions[i]
 		end := v.displayTime(se.End)
 		if se.End.IsZero() {
