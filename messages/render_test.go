@@ -533,3 +533,19 @@ func TestFill(t *testing.T) {
 		t.Errorf("Fill without template: Message = %q", ev.Message)
 	}
 }
+
+func TestZeroTable(t *testing.T) {
+	var zero Table
+	ev := classic("MsiInstaller", 1040, "a.msi", "1")
+	if _, ok := zero.Render(ev); ok {
+		t.Error("a zero Table has no templates")
+	}
+	zero.Merge(Builtin())
+	if _, ok := zero.Render(ev); !ok {
+		t.Error("a zero Table merged with Builtin should render 1040")
+	}
+	var nilTable *Table
+	if got, ok := nilTable.Render(ev); ok || got == "" {
+		t.Errorf("nil Table: %q, %v; want the fallback", got, ok)
+	}
+}

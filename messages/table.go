@@ -214,6 +214,9 @@ func (t *Table) Merge(other *Table) {
 	if other == nil {
 		return
 	}
+	if t.entries == nil { // a zero Table
+		*t = *newTable()
+	}
 	for k, incoming := range other.entries {
 		kept := t.entries[k][:0:0]
 		for _, old := range t.entries[k] {

@@ -550,8 +550,15 @@ func describeError(r *record) string {
 	} else if r.errNum == "" {
 		label = "Internal error"
 	}
-	if r.errCat != "" {
-		label += " (" + r.errCat + ")"
+	// The rule pack's categories read "custom action", "upgrade", …, and
+	// "internal (often %TEMP% permissions)" for internal errors, which the
+	// label already says.
+	cat := r.errCat
+	if rest, ok := strings.CutPrefix(cat, "internal"); ok {
+		cat = strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(rest), "("), ")")
+	}
+	if cat != "" {
+		label += " (" + cat + ")"
 	}
 	if m := customAction.FindStringSubmatch(r.sentence); m != nil {
 		return label + ": " + m[1]

@@ -431,3 +431,18 @@ func BenchmarkAddMsiOutcome(b *testing.B) {
 		tr.records = tr.records[:0]
 	}
 }
+
+func TestInternalErrorCause(t *testing.T) {
+	evs := []*parser.Event{
+		start(at(0), "p.msi", "9"),
+		sentence(10005, at(100), "Product: ZipLock -- The installer has encountered an unexpected error installing this package. This may indicate a problem with this package. The error code is 2503. The arguments are: , ,", contoso, 2),
+		sentence(11725, at(200), "Product: ZipLock -- Removal failed.", contoso, 4),
+		removed(at(201), "ZipLock", "1.0", "1603", contoso),
+		end(at(300), "p.msi", "9"),
+	}
+	got := track(evs)
+	want := "Internal error 2503 (often %TEMP% permissions): The installer has encountered an unexpected error installing this package."
+	if len(got) != 1 || !strings.HasPrefix(got[0].Cause, want) || got[0].Outcome != OutcomeRolledBack {
+		t.Fatalf("got %+v\nwant cause starting %q, rolled back", got, want)
+	}
+}
