@@ -28,7 +28,9 @@
 //     Qualifiers;
 //   - manifest events: a System template whose payload is a nested BinXML value
 //     (type 0x21) holding a second template instance for <EventData> with
-//     <Data Name=…> children, or for <UserData>.
+//     <Data Name=…> children, or for <UserData>. The nested value starts with
+//     a fragment header, except in the Security log, which writes the bare
+//     instance (both as in real Windows logs).
 //
 // System values are optional substitutions (0x0E) with Windows' types: UInt8
 // Level/Opcode/Version, UInt16 EventID/Qualifiers/Task, HexInt64 Keywords,

@@ -538,6 +538,17 @@ func (e *recordEncoder) systemValues(ev *Event, id uint64) ([]value, error) {
 		enc = append(enc, value{typ: Binary, data: ev.Binary})
 	}
 	v[subPayload] = value{typ: BinXML, nested: func() error {
+		if ev.System.Channel == "Security" {
+			// The Security log writes the nested value as a bare template
+			// instance and EOF, without a fragment header (5,225 of 5,229
+			// records in RathbunVM Security.evtx); other logs mostly write
+			// the header. Parsers must take both.
+			if err := e.instance(inner, func() ([]value, error) { return enc, nil }); err != nil {
+				return err
+			}
+			e.u8(0x00)
+			return nil
+		}
 		return e.fragment(inner, func() ([]value, error) { return enc, nil })
 	}}
 	return v, nil
