@@ -79,6 +79,7 @@ type Source struct {
 	pending map[string]ChannelState // bookmarks of events handed out, not yet committed
 	stats   map[string]*parser.Stats
 	notices []string
+	fol     *follower // running pumps (Follow)
 }
 
 // Open prepares a Source: it loads the state file and opens the event log.
@@ -221,8 +222,16 @@ func (s *Source) Commit() error {
 	return SaveState(s.cfg.StatePath, st)
 }
 
-// Close releases the event log. It does not commit.
+// Close stops following and releases the event log. It does not commit.
 func (s *Source) Close() error {
+	s.mu.Lock()
+	f := s.fol
+	s.fol = nil
+	s.mu.Unlock()
+	if f != nil {
+		f.cancel()
+		f.wg.Wait()
+	}
 	if s.log == nil {
 		return nil
 	}
@@ -453,53 +462,130 @@ func (s *Source) deliver(ch string, rec *record, floor uint64, yield func(*parse
 }
 
 // follow reads every channel through a subscription until ctx ends. One
-// goroutine per channel waits for the service and reads batches; this
-// goroutine turns them into events, so the consumer sees one stream. A
-// channel's next batch is read only after the consumer has handled the
-// previous one, and the state is committed after each batch.
+// goroutine per channel waits for the service and reads batches (see
+// pump); the consumer's goroutine turns them into events, so the consumer
+// sees one stream. A channel's next batch is read only after the consumer
+// has handled the previous one, and the state is committed after each
+// batch.
 func (s *Source) follow(ctx context.Context) iter.Seq2[*parser.Event, error] {
 	return func(yield func(*parser.Event, error) bool) {
-		ctx, cancel := context.WithCancel(ctx)
-		var wg sync.WaitGroup
-		defer func() {
-			cancel()
-			wg.Wait()
-		}()
-		out := make(chan followBatch)
-		for _, ch := range s.channels {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				s.pump(ctx, ch, out)
-			}()
-		}
+		f := s.follower()
 		for {
-			var b followBatch
-			select {
-			case <-ctx.Done():
-				return // the normal end of following
-			case b = <-out:
-			}
-			if b.err != nil {
-				if !yield(nil, fmt.Errorf("live:%s: %w", b.ch, b.err)) {
-					return
-				}
-				close(b.done)
-				continue
-			}
-			for i := range b.recs {
-				if !s.deliver(b.ch, &b.recs[i], b.floor, yield) {
-					return
-				}
-			}
-			close(b.done)
-			if err := s.Commit(); err != nil {
-				if !yield(nil, err) {
-					return
-				}
+			b, ok := f.next(ctx, 0)
+			if !ok || !s.consume(b, yield) {
+				return
 			}
 		}
 	}
+}
+
+// A Cycle is one slice of a followed stream: the events that arrive
+// until the logs have been quiet for a while. It has the shape of a
+// source for the analysis (Events, Stats), so `live --follow` can analyse,
+// report and alert cycle after cycle.
+type Cycle struct {
+	src        *Source
+	quiet, max time.Duration
+}
+
+// Cycle returns the next slice of a Follow source: its Events wait for
+// the first batch (until ctx ends), then yield events until no batch has
+// come for quiet, or max has passed since the first one. It panics if the
+// source does not follow.
+func (s *Source) Cycle(quiet, max time.Duration) *Cycle {
+	if !s.cfg.Follow {
+		panic("live: Cycle on a source without Follow")
+	}
+	return &Cycle{src: s, quiet: quiet, max: max}
+}
+
+// Events yields the cycle's events.
+func (c *Cycle) Events(ctx context.Context) iter.Seq2[*parser.Event, error] {
+	return func(yield func(*parser.Event, error) bool) {
+		f := c.src.follower()
+		b, ok := f.next(ctx, 0)
+		if !ok || !c.src.consume(b, yield) {
+			return
+		}
+		end := c.src.now().Add(c.max)
+		for {
+			wait := min(c.quiet, end.Sub(c.src.now()))
+			if wait <= 0 {
+				return
+			}
+			b, ok := f.next(ctx, wait)
+			if !ok || !c.src.consume(b, yield) {
+				return
+			}
+		}
+	}
+}
+
+// Stats returns the source's accounting so far.
+func (c *Cycle) Stats() []parser.Stats { return c.src.Stats() }
+
+// follower is the running set of channel pumps of a Follow source.
+type follower struct {
+	out    chan followBatch
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// follower starts the channel pumps on first use; Close stops them.
+func (s *Source) follower() *follower {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fol != nil {
+		return s.fol
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	f := &follower{out: make(chan followBatch), cancel: cancel}
+	for _, ch := range s.channels {
+		f.wg.Add(1)
+		go func() {
+			defer f.wg.Done()
+			s.pump(ctx, ch, f.out)
+		}()
+	}
+	s.fol = f
+	return f
+}
+
+// next returns the next batch; ok is false when ctx ends or, with a
+// timeout, when none came in time.
+func (f *follower) next(ctx context.Context, timeout time.Duration) (followBatch, bool) {
+	var tc <-chan time.Time
+	if timeout > 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		tc = t.C
+	}
+	select {
+	case b := <-f.out:
+		return b, true
+	case <-ctx.Done():
+	case <-tc:
+	}
+	return followBatch{}, false
+}
+
+// consume yields a batch's events (or its error), lets its pump go on and
+// commits the state; false when the consumer stopped.
+func (s *Source) consume(b followBatch, yield func(*parser.Event, error) bool) bool {
+	if b.err != nil {
+		close(b.done)
+		return yield(nil, fmt.Errorf("live:%s: %w", b.ch, b.err))
+	}
+	for i := range b.recs {
+		if !s.deliver(b.ch, &b.recs[i], b.floor, yield) {
+			return false
+		}
+	}
+	close(b.done)
+	if err := s.Commit(); err != nil {
+		return yield(nil, err)
+	}
+	return true
 }
 
 // followBatch is what a channel's pump hands to the consumer: records or

@@ -475,3 +475,42 @@ func FuzzProviderAndID(f *testing.F) {
 	f.Add([]byte(`<Provider Name='A'/><EventID>1</EventID>`))
 	f.Fuzz(func(t *testing.T, b []byte) { providerAndID(b) })
 }
+
+func TestCycles(t *testing.T) {
+	log := newFakeLog()
+	log.add("Application", 1, 3)
+	s := openFake(t, log, Config{Follow: true, PollInterval: 10 * time.Millisecond, Channels: []string{"Application"}})
+	run := func() []uint64 {
+		var got []uint64
+		for ev, err := range s.Cycle(100*time.Millisecond, 5*time.Second).Events(context.Background()) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, ev.System.EventRecordID)
+		}
+		return got
+	}
+	if got := run(); fmt.Sprint(got) != "[1 2 3]" {
+		t.Errorf("cycle 1: %v", got)
+	}
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		log.add("Application", 1, 2)
+	}()
+	if got := run(); fmt.Sprint(got) != "[4 5]" {
+		t.Errorf("cycle 2: %v", got)
+	}
+	// A cycle ends with its context even when nothing comes.
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	n := 0
+	for range s.Cycle(time.Second, time.Second).Events(ctx) {
+		n++
+	}
+	if n != 0 {
+		t.Errorf("%d events from an idle cycle", n)
+	}
+	if st := s.Stats()[0]; st.Records != 5 {
+		t.Errorf("Records %d", st.Records)
+	}
+}
