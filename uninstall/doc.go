@@ -41,7 +41,7 @@
 // # Order and memory
 //
 // Events arrive in any order across files (Application, System and Security
-// are separate logs), so the tracker keeps a compact record (≈200 bytes) of
+// are separate logs), so the tracker keeps a compact record (≈200 bytes, ≈400 for MsiInstaller) of
 // each event that matters — MsiInstaller session events, SCM state and error
 // events, Restart Manager and User32 1074 events, msiexec crashes,
 // shutdowns and msiexec process creations — and

@@ -32,26 +32,35 @@ const (
 // maxField bounds every string a record keeps from an event.
 const maxField = 4096
 
-// A record is the compact part of one event the tracker needs.
+// A record is the compact part of one event the tracker needs. Context
+// records (SCM, crashes, shutdowns, Restart Manager) are about 180 bytes;
+// MsiInstaller records and msiexec process creations carry a detail.
 type record struct {
 	kind     kind
+	level    uint8
+	eventID  uint16
 	time     time.Time
 	seq      uint64 // arrival order: ties in time keep log order
 	computer string
 	ref      rules.EventRef
-	eventID  uint16
-	level    uint8
-	user     string // Security UserID (SID), or DOMAIN\user of a 4688
+	service  string // SCM display name
+	state    string // 7036: "running", "stopped" or ""
+	// *detail is set for MsiInstaller records and process creations only;
+	// the session code reads its fields on those kinds alone.
+	*detail
+}
 
-	// MsiInstaller
-	pkg, pid                    string // 1040/1042 package and client pid; 4688 pid (decimal)
-	product, version, status    string
-	statusMeaning, productCode  string
-	sentence, errNum, errCat    string
-	removal, success, reboot    bool // outcome kinds
-	upgradeRemovalFailed        bool // 11714
-	rollbackFailed              bool // 11712
-	service, state, commandLine string
+// detail holds what MsiInstaller records and process creations add.
+type detail struct {
+	user                       string // Security UserID (SID), or DOMAIN\user of a 4688
+	pkg, pid                   string // 1040/1042 package and client pid; 4688 pid (decimal)
+	product, version, status   string
+	statusMeaning, productCode string
+	sentence, errNum, errCat   string
+	commandLine                string
+	removal, success, reboot   bool // outcome kinds
+	upgradeRemovalFailed       bool // 11714
+	rollbackFailed             bool // 11712
 }
 
 func clip(s string) string {
@@ -93,11 +102,11 @@ func classify(r fieldResolver, ev *parser.Event) (record, bool) {
 		computer: ev.System.Computer,
 		eventID:  ev.System.EventID,
 		level:    ev.System.Level,
-		user:     ev.System.UserID,
 	}
 	id := ev.System.EventID
 	switch provider := ev.System.Provider; {
 	case strings.EqualFold(provider, "MsiInstaller"):
+		rec.detail = &detail{user: ev.System.UserID}
 		switch {
 		case id == 1040 || id == 1042:
 			rec.kind = kindMsiStart
@@ -184,6 +193,7 @@ func classify(r fieldResolver, ev *parser.Event) (record, bool) {
 			return rec, false
 		}
 		rec.kind = kindProcess
+		rec.detail = &detail{}
 		pidHex, _ := ev.Data("NewProcessId")
 		n, err := strconv.ParseUint(strings.TrimPrefix(strings.ToLower(pidHex), "0x"), 16, 32)
 		if err != nil {

@@ -44,6 +44,7 @@ const MaxContextRecords = 1 << 20
 type Tracker struct {
 	resolve fieldResolver
 	records []record
+	strs    map[string]string // interned names
 	context int
 	seq     uint64
 	// Dropped counts context records refused past MaxContextRecords.
@@ -105,7 +106,34 @@ func (t *Tracker) Add(ev *parser.Event) {
 	}
 	t.seq++
 	rec.seq = t.seq
+	rec.computer = t.intern(rec.computer)
+	rec.service = t.intern(rec.service)
+	rec.ref.File = t.intern(rec.ref.File)
+	rec.ref.Provider = t.intern(rec.ref.Provider)
+	rec.ref.Channel = t.intern(rec.ref.Channel)
 	t.records = append(t.records, rec)
+}
+
+// maxInterned bounds the intern table (names come from untrusted logs).
+const maxInterned = 1 << 16
+
+// intern returns one shared copy of a string seen many times (computer,
+// file, provider, channel and service names).
+func (t *Tracker) intern(s string) string {
+	if s == "" {
+		return s
+	}
+	if v, ok := t.strs[s]; ok {
+		return v
+	}
+	if len(t.strs) < maxInterned {
+		if t.strs == nil {
+			t.strs = make(map[string]string)
+		}
+		s = strings.Clone(s)
+		t.strs[s] = s
+	}
+	return s
 }
 
 // relevant is a cheap pre-check on provider and id, so that the vast
