@@ -60,8 +60,10 @@ type renderState struct {
 	// stream of records allocates little beyond the Event itself.
 	nodes [][]onode
 	nodeN int
-	insts []*instState
-	instN int
+
+	interned map[string]string // see intern; lives as long as the worker
+	insts    []*instState
+	instN    int
 }
 
 const slabSize = 128
@@ -104,8 +106,13 @@ func (r *renderState) newInst(in *instance, nested bool) *instState {
 	st := r.insts[r.instN]
 	r.instN++
 	st.in, st.nested = in, nested
-	st.rendered = append(st.rendered[:0], make([]string, len(in.values))...)
-	st.done = append(st.done[:0], make([]bool, len(in.values))...)
+	n := len(in.values)
+	if cap(st.rendered) < n {
+		st.rendered, st.done = make([]string, n), make([]bool, n)
+	}
+	st.rendered, st.done = st.rendered[:n], st.done[:n]
+	clear(st.rendered)
+	clear(st.done)
 	clear(st.frags)
 	if nested && !r.haveInsert {
 		r.haveInsert = true
@@ -133,8 +140,35 @@ func (st *instState) scalar(r *renderState, i int) string {
 	}
 	v := st.in.values[i]
 	r.scratch = appendValue(r.scratch[:0], v.typ, r.d.data[v.off:v.off+v.size])
-	s := string(r.scratch)
+	s := r.intern(r.scratch, v.typ)
 	st.rendered[i], st.done[i] = s, true
+	return s
+}
+
+// maxInterned bounds the intern table of one worker.
+const maxInterned = 8192
+
+// intern returns b as a string, sharing one copy of values that repeat from
+// record to record (provider names, channels, computers, GUIDs, small
+// numbers). Unique values (times, record ids) are not worth a table entry.
+func (r *renderState) intern(b []byte, typ byte) string {
+	switch typ {
+	case typeFileTime, typeSystemTime, typeUint64, typeInt64, typeBinary, typeBinXML:
+		return string(b)
+	}
+	if len(b) > 64 {
+		return string(b)
+	}
+	if s, ok := r.interned[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(r.interned) < maxInterned {
+		if r.interned == nil {
+			r.interned = make(map[string]string, 256)
+		}
+		r.interned[s] = s
+	}
 	return s
 }
 
@@ -312,8 +346,17 @@ func (r *renderState) element(e *element, st *instState, depth int, out []oitem)
 // attrText renders an attribute value: texts, references and substitutions
 // concatenated, arrays joined with ",", nested BinXML rendered empty.
 func (r *renderState) attrText(ps []part, st *instState) string {
-	if len(ps) == 1 && ps[0].kind == partText {
-		return ps[0].text
+	if len(ps) == 1 {
+		switch p := &ps[0]; p.kind {
+		case partText:
+			return p.text
+		case partSubst, partOptSubst:
+			if st != nil && int(p.index) < len(st.in.values) {
+				if t := st.in.values[p.index].typ; t != typeNull && t != typeBinXML && t&typeArray == 0 {
+					return st.scalar(r, int(p.index))
+				}
+			}
+		}
 	}
 	var b strings.Builder
 	for i := range ps {
@@ -416,6 +459,9 @@ func fillEvent(e *Event, root *onode) {
 			fillSystem(&e.System, sec)
 		case "EventData":
 			e.EventDataName, _ = sec.attr("Name")
+			if e.EventData == nil {
+				e.EventData = make([]Field, 0, len(sec.items))
+			}
 			for j := range sec.items {
 				c := &sec.items[j]
 				if c.kind != outElement {
@@ -459,9 +505,37 @@ func fillSystem(s *System, sec *onode) {
 			s.SetField(n.name, n.text())
 		}
 		for _, a := range n.attrs {
-			s.SetField(n.name+"/@"+a.Name, a.Value)
+			s.SetField(systemAttrPath(n.name, a.Name), a.Value)
 		}
 	}
+}
+
+// systemAttrPath returns "Elem/@Attr", without allocating for the paths
+// every record has.
+func systemAttrPath(elem, attr string) string {
+	switch elem + "/" + attr { // the concatenation in a switch does not allocate
+	case "Provider/Name":
+		return "Provider/@Name"
+	case "Provider/Guid":
+		return "Provider/@Guid"
+	case "Provider/EventSourceName":
+		return "Provider/@EventSourceName"
+	case "EventID/Qualifiers":
+		return "EventID/@Qualifiers"
+	case "TimeCreated/SystemTime":
+		return "TimeCreated/@SystemTime"
+	case "Correlation/ActivityID":
+		return "Correlation/@ActivityID"
+	case "Correlation/RelatedActivityID":
+		return "Correlation/@RelatedActivityID"
+	case "Execution/ProcessID":
+		return "Execution/@ProcessID"
+	case "Execution/ThreadID":
+		return "Execution/@ThreadID"
+	case "Security/UserID":
+		return "Security/@UserID"
+	}
+	return elem + "/@" + attr
 }
 
 func toNode(o *onode) *Node {
