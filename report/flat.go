@@ -3,12 +3,10 @@ package report
 import (
 	"bufio"
 	"encoding/csv"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/evtxscan/evtxscan/parser"
@@ -143,7 +141,6 @@ type jsonlWriter struct {
 	timeline *flatFile
 	buf      []byte
 	obj      objectWriter
-	inner    objectWriter
 }
 
 func newJSONLWriter(dir string) (*jsonlWriter, error) {
@@ -168,10 +165,11 @@ func timelineMessage(r *eventRow) string {
 }
 
 func (j *jsonlWriter) event(r *eventRow) error {
-	ev := r.ev
 	o := &j.obj
 	o.begin(j.buf[:0])
-	// Timesketch's required fields first.
+	// Timesketch's required fields first, then the event as
+	// `evtxscan dump --format jsonl` writes it (parser.AppendJSON), so the
+	// two public formats cannot drift apart.
 	o.str("message", timelineMessage(r))
 	if r.time.IsZero() {
 		o.str("datetime", "")
@@ -182,69 +180,26 @@ func (j *jsonlWriter) event(r *eventRow) error {
 		o.int("timestamp", r.time.UnixMicro())
 	}
 	o.str("timestamp_desc", "Event Time")
-	o.str("time", dataTime(r.time))
-	o.str("file", ev.Source.File)
-	o.uint("record_id", recordID(ev.Source.RecordID, ev.System.EventRecordID))
-	o.uint("event_id", uint64(ev.System.EventID))
-	o.str("provider", ev.System.Provider)
-	o.str("channel", ev.System.Channel)
-	o.str("computer", ev.System.Computer)
-	o.uint("level", uint64(ev.System.Level))
 	o.str("level_name", r.level)
-	o.str("user_sid", ev.System.UserID)
-	in := &j.inner
-	in.begin(nil)
-	for i := range ev.EventData {
-		in.str(ev.DataKey(i), ev.EventData[i].Value)
+	// The dump object without its own "message" (already first here):
+	// a shallow copy is cheap and leaves the caller's event untouched.
+	ev := *r.ev
+	ev.Message = ""
+	n := len(o.b)
+	b := parser.AppendJSON(o.b, &ev)
+	switch {
+	case len(b) > n+1 && b[n] == '{' && b[n+1] == '}': // empty object
+		b = append(b[:n], '}')
+	case len(b) > n && b[n] == '{': // splice: its brace becomes our comma
+		b[n] = ','
+	default:
+		b = append(b[:n], '}')
 	}
-	if len(ev.Binary) > 0 {
-		in.str("Binary", strings.ToUpper(hex.EncodeToString(ev.Binary)))
-	}
-	o.raw("event_data", in.end())
-	if ev.UserData != nil {
-		in.begin(in.b[:0])
-		writeNodeJSON(in, ev.UserData, "", 0)
-		o.raw("user_data", in.end())
-	}
-	o.bool("recovered", ev.Source.Recovered)
-	j.buf = append(o.end(), '\n')
+	j.buf = append(b, '\n')
 	if _, err := j.timeline.w.Write(j.buf); err != nil {
 		return fmt.Errorf("report: writing %s: %w", j.timeline.path, err)
 	}
 	return nil
-}
-
-// writeNodeJSON adds the leaves of a UserData tree as "path": "text" pairs
-// (attributes as "path@name"), dotted below the root element.
-func writeNodeJSON(o *objectWriter, n *parser.Node, prefix string, depth int) {
-	if n == nil || depth > 32 {
-		return
-	}
-	path := n.Name
-	if prefix != "" {
-		path = prefix + "." + n.Name
-	}
-	if depth == 0 {
-		path = ""
-	}
-	name := func(s string) string {
-		if path == "" {
-			return s
-		}
-		return path + s
-	}
-	for _, a := range n.Attrs {
-		o.str(name("@"+a.Name), a.Value)
-	}
-	if len(n.Children) == 0 {
-		if depth > 0 {
-			o.str(path, n.Text)
-		}
-		return
-	}
-	for _, c := range n.Children {
-		writeNodeJSON(o, c, path, depth+1)
-	}
 }
 
 func (j *jsonlWriter) close(v *view) error {
