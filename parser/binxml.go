@@ -75,8 +75,9 @@ type attribute struct {
 type template struct {
 	id    uint32
 	guid  [16]byte
-	parts []part // the fragment body
-	err   error  // why it could not be parsed (the template is unusable)
+	parts []part   // the fragment body
+	err   error    // why it could not be parsed (the template is unusable)
+	last  []string // last rendering of each value index (see renderState.intern)
 }
 
 // An instance is a template instance: the template and its value table.

@@ -30,27 +30,32 @@ func AppendJSON(dst []byte, e *Event) []byte {
 	dst = append(dst, `,"user_sid":`...)
 	dst = appendJSONString(dst, e.System.UserID)
 	dst = append(dst, `,"event_data":{`...)
-	var seen map[string]int
 	n := 0
 	key := func(k string) {
 		if n > 0 {
 			dst = append(dst, ',')
 		}
-		n++
-		if c, dup := seen[k]; dup {
-			seen[k] = c + 1
+		// Repeated names get _1, _2… (Ntfs 146 repeats names).
+		if c := earlierSame(e, n, k); c > 0 {
 			k += "_" + strconv.Itoa(c)
-		} else {
-			if seen == nil {
-				seen = make(map[string]int, len(e.EventData)+1)
-			}
-			seen[k] = 1
 		}
+		n++
 		dst = appendJSONString(dst, k)
 		dst = append(dst, ':')
 	}
 	for i := range e.EventData {
-		key(e.DataKey(i))
+		if e.EventData[i].Name == "" && !namedLikeData(e) {
+			// Unnamed: "Data[i]" is unique, written without building a string.
+			if n > 0 {
+				dst = append(dst, ',')
+			}
+			n++
+			dst = append(dst, `"Data[`...)
+			dst = strconv.AppendInt(dst, int64(i+1), 10)
+			dst = append(dst, `]":`...)
+		} else {
+			key(e.DataKey(i))
+		}
 		dst = appendJSONString(dst, e.EventData[i].Value)
 	}
 	if e.Binary != nil {
@@ -74,6 +79,30 @@ func AppendJSON(dst []byte, e *Event) []byte {
 		dst = appendJSONString(dst, e.Message)
 	}
 	return append(dst, '}')
+}
+
+// earlierSame counts the event_data keys before position n that equal k
+// ("Binary" is at position len(EventData)). Records hold few fields, so a
+// scan beats a map.
+func earlierSame(e *Event, n int, k string) int {
+	c := 0
+	for j := 0; j < n && j < len(e.EventData); j++ {
+		if name := e.EventData[j].Name; name == k || name == "" && len(k) > 5 && k[:5] == "Data[" && e.DataKey(j) == k {
+			c++
+		}
+	}
+	return c
+}
+
+// namedLikeData reports whether a named field looks like a positional key
+// ("Data[2]"), the one case where an unnamed key could repeat.
+func namedLikeData(e *Event) bool {
+	for i := range e.EventData {
+		if n := e.EventData[i].Name; len(n) > 5 && n[:5] == "Data[" {
+			return true
+		}
+	}
+	return false
 }
 
 // appendJSONNode writes an element as a JSON value: a string when it has

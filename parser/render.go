@@ -61,9 +61,8 @@ type renderState struct {
 	nodes [][]onode
 	nodeN int
 
-	interned map[string]string // see intern; lives as long as the worker
-	insts    []*instState
-	instN    int
+	insts []*instState
+	instN int
 }
 
 const slabSize = 128
@@ -140,34 +139,29 @@ func (st *instState) scalar(r *renderState, i int) string {
 	}
 	v := st.in.values[i]
 	r.scratch = appendValue(r.scratch[:0], v.typ, r.d.data[v.off:v.off+v.size])
-	s := r.intern(r.scratch, v.typ)
+	s := r.intern(r.scratch, st, i)
 	st.rendered[i], st.done[i] = s, true
 	return s
 }
 
-// maxInterned bounds the intern table of one worker.
-const maxInterned = 8192
-
-// intern returns b as a string, sharing one copy of values that repeat from
-// record to record (provider names, channels, computers, GUIDs, small
-// numbers). Unique values (times, record ids) are not worth a table entry.
-func (r *renderState) intern(b []byte, typ byte) string {
-	switch typ {
-	case typeFileTime, typeSystemTime, typeUint64, typeInt64, typeBinary, typeBinXML:
-		return string(b)
-	}
-	if len(b) > 64 {
-		return string(b)
-	}
-	if s, ok := r.interned[string(b)]; ok {
-		return s
+// intern returns b as a string, reusing the string the same value of the
+// same template rendered last time when the bytes are equal: provider,
+// channel, computer, GUIDs and small numbers repeat record after record,
+// and comparing is cheaper than allocating. Templates are per chunk and per
+// worker, so no locking is needed.
+func (r *renderState) intern(b []byte, st *instState, i int) string {
+	t := st.in.tmpl
+	if i < len(t.last) && t.last[i] == string(b) {
+		return t.last[i]
 	}
 	s := string(b)
-	if len(r.interned) < maxInterned {
-		if r.interned == nil {
-			r.interned = make(map[string]string, 256)
+	if len(b) <= 64 {
+		if i >= len(t.last) && i < 1024 {
+			t.last = append(t.last, make([]string, i+1-len(t.last))...)
 		}
-		r.interned[s] = s
+		if i < len(t.last) {
+			t.last[i] = s
+		}
 	}
 	return s
 }
