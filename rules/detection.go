@@ -3,7 +3,6 @@ package rules
 import (
 	"encoding/base64"
 	"net/netip"
-	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf16"
@@ -133,7 +132,14 @@ func (t *fieldTest) evalMulti(ctx *evalCtx) bool {
 
 func groupMatch(ctx *evalCtx, g []matcher, v string, ok bool) bool {
 	for i := range g {
-		if g[i].match(ctx, v, ok) {
+		m := &g[i]
+		if ok && m.onLowered() {
+			if m.matchLowered(ctx.lowered(v)) {
+				return true
+			}
+			continue
+		}
+		if m.match(ctx, v, ok) {
 			return true
 		}
 	}
@@ -396,12 +402,12 @@ func parseFieldTest(de *docErrors, keyNode *yaml.Node, spec string, val *yaml.No
 			if reFlags != "" {
 				expr = "(?" + reFlags + ")" + expr
 			}
-			re, err := regexp.Compile(expr)
+			m, err := compileRegex(expr)
 			if err != nil {
 				de.at(v, "regular expression %q is not supported by Go's RE2 engine (rewrite it without look-around or back-references): %v", raw, err)
 				continue
 			}
-			t.groups = append(t.groups, []matcher{{op: opRegex, re: re}})
+			t.groups = append(t.groups, []matcher{m})
 		case isCIDR:
 			p, err := netip.ParsePrefix(strings.TrimSpace(raw))
 			if err != nil {
@@ -450,6 +456,9 @@ func parseFieldTest(de *docErrors, keyNode *yaml.Node, spec string, val *yaml.No
 			}
 			t.groups = append(t.groups, g)
 		}
+	}
+	if !t.all {
+		t.groups = mergeContains(t.groups)
 	}
 	return t
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/evtxscan/evtxscan/parser"
 )
@@ -109,6 +110,31 @@ type evalCtx struct {
 	cache   []fmSlot
 	multi   []string
 	multiOK bool
+
+	// lowered: the last value lower-cased (ASCII letters only), reused
+	// while the same value is matched by several patterns
+	lowBuf []byte
+	low    string
+	lowSrc string // keeps the source alive, so its address identifies it
+}
+
+// lowered returns v with ASCII letters lower-cased. The result lives in a
+// buffer the next call with another value overwrites: use it at once.
+func (c *evalCtx) lowered(v string) string {
+	if len(v) == 0 {
+		return ""
+	}
+	if len(v) == len(c.lowSrc) && unsafe.StringData(v) == unsafe.StringData(c.lowSrc) {
+		return c.low
+	}
+	buf := c.lowBuf[:0]
+	for i := 0; i < len(v); i++ {
+		buf = append(buf, lowerASCII(v[i]))
+	}
+	c.lowBuf = buf
+	c.low = unsafe.String(&buf[0], len(buf))
+	c.lowSrc = v
+	return c.low
 }
 
 type fmSlot struct {
