@@ -44,7 +44,7 @@ func TestRequiredLiterals(t *testing.T) {
 		{`abc.*defgh`, "defgh"},
 		{`a+b`, ""},
 		{`(foo)?bar`, "bar"},
-		{`x|yz`, ""}, // x is too short
+		{`x|yz`, ""},                         // x is too short
 		{`(sysmon|sysmon64)\.exe`, "sysmon"}, // Simplify factors the common prefix
 		{`\d+`, ""},
 	}
