@@ -40,15 +40,22 @@
 //
 // # Order and memory
 //
-// Events arrive in any order across files (Application, System and Security
-// are separate logs), so the tracker keeps a compact record (≈200 bytes, ≈400 for MsiInstaller) of
-// each event that matters — MsiInstaller session events, SCM state and error
-// events, Restart Manager and User32 1074 events, msiexec crashes,
-// shutdowns and msiexec process creations — and
-// decides when Sessions is called, after sorting each computer's records by
-// time. Everything else is dropped on arrival. Strings taken from events are
-// cut to a few KiB, and context records (SCM, crashes, process creations)
-// are capped at MaxContextRecords; MsiInstaller records are always kept.
+// Events may arrive in any order across files (Application, System and
+// Security are separate logs). By default the tracker keeps a compact record
+// of each event that matters (about 180 bytes; 400 for MsiInstaller events
+// and msiexec process creations) and decides when Sessions is called, after
+// sorting each computer's records by time. With [Ordered] — for callers that
+// feed events in time order, as analysis.Run does after its sorter — each
+// computer's records go through the same state machine as they arrive,
+// sessions are finished as they close, and context records no session can
+// use any more are dropped: memory is bounded by the sessions open at a time
+// (and the last hour of msiexec process creations), not by the log. Both
+// modes give the same sessions (tested on every fixture).
+//
+// Everything else is dropped on arrival. Strings taken from events are cut
+// to a few KiB, and context records (SCM, Restart Manager, crashes,
+// shutdowns, process creations) held at once are capped at
+// MaxContextRecords; MsiInstaller records are always kept.
 //
 // # Meanings
 //

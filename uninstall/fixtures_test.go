@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"testing"
 
@@ -26,6 +27,7 @@ func scanScenario(t *testing.T, name string) []Session {
 	}
 	slices.Sort(files)
 	tr := NewTracker()
+	var all []*parser.Event
 	for _, path := range files {
 		f, err := parser.Open(path, parser.Options{})
 		if err != nil {
@@ -37,10 +39,22 @@ func scanScenario(t *testing.T, name string) []Session {
 				continue
 			}
 			tr.Add(ev)
+			all = append(all, ev)
 		}
 		f.Close()
 	}
-	return tr.Sessions()
+	got := tr.Sessions()
+	// The same events in time order, as analysis.Run feeds them, through
+	// an Ordered tracker: the same sessions.
+	slices.SortStableFunc(all, func(a, b *parser.Event) int { return a.Time().Compare(b.Time()) })
+	ordered := NewTracker(Ordered())
+	for _, ev := range all {
+		ordered.Add(ev)
+	}
+	if o := ordered.Sessions(); !reflect.DeepEqual(o, got) {
+		t.Errorf("%s: Ordered tracker gives\n%+v\nbuffering one\n%+v", name, o, got)
+	}
+	return got
 }
 
 func TestScenarioFixtures(t *testing.T) {

@@ -39,20 +39,38 @@ type Session struct {
 const MaxContextRecords = 1 << 20
 
 // A Tracker collects the events uninstall sessions are made of and builds
-// the sessions at the end. Add may be called with any event in any order
-// across files; it is not safe for concurrent use.
+// the sessions. By default Add may be called with any event in any order
+// across files and the sessions are built at the end; with [Ordered] they
+// are built as time-ordered events arrive. It is not safe for concurrent
+// use.
 type Tracker struct {
-	resolve fieldResolver
-	records []record
-	strs    map[string]string // interned names
-	context int
-	seq     uint64
+	resolve  fieldResolver
+	records  []record            // buffering mode: everything, sorted at the end
+	ordered  bool                // events come in time order: follow them as they come
+	machines map[string]*machine // ordered mode: one per computer (lower case)
+	strs     map[string]string   // interned names
+	context  int                 // context records held
+	seq      uint64
 	// Dropped counts context records refused past MaxContextRecords.
 	Dropped int
+	// Late counts events that came earlier in time than one already seen
+	// for their computer, in ordered mode (they are still used, in arrival
+	// order).
+	Late int
 }
 
 // An Option configures a Tracker.
 type Option func(*Tracker)
+
+// Ordered tells the Tracker that events come in time order (as
+// analysis.Run feeds them, after its sorter): sessions are then followed as
+// events arrive and context no session can use any more is dropped, so
+// memory stays bounded by the sessions open at a time instead of growing
+// with the log. Without it the Tracker accepts any order and sorts at the
+// end.
+func Ordered() Option {
+	return func(t *Tracker) { t.ordered = true }
+}
 
 // WithRuleset resolves fields through rs (its field maps, including user
 // ones) instead of the built-in pack's.
@@ -111,7 +129,25 @@ func (t *Tracker) Add(ev *parser.Event) {
 	rec.ref.File = t.intern(rec.ref.File)
 	rec.ref.Provider = t.intern(rec.ref.Provider)
 	rec.ref.Channel = t.intern(rec.ref.Channel)
-	t.records = append(t.records, rec)
+	if !t.ordered {
+		t.records = append(t.records, rec)
+		return
+	}
+	key := strings.ToLower(rec.computer)
+	m := t.machines[key]
+	if m == nil {
+		if t.machines == nil {
+			t.machines = make(map[string]*machine)
+		}
+		m = &machine{prune: true}
+		t.machines[key] = m
+	}
+	if rec.time.Before(m.now) {
+		t.Late++
+	}
+	r := new(record)
+	*r = rec
+	t.context -= m.step(r)
 }
 
 // maxInterned bounds the intern table (names come from untrusted logs).
@@ -169,21 +205,31 @@ func relevant(ev *parser.Event) bool {
 }
 
 // Sessions builds every uninstall session from the events added so far,
-// sorted by Start (then computer). It may be called more than once.
+// sorted by Start (then computer). A buffering Tracker may be asked more
+// than once; an Ordered one finishes its sessions, so ask it once, at the
+// end.
 func (t *Tracker) Sessions() []Session {
-	byComputer := map[string][]*record{}
-	for i := range t.records {
-		r := &t.records[i]
-		key := strings.ToLower(r.computer)
-		byComputer[key] = append(byComputer[key], r)
-	}
 	var out []Session
-	for _, recs := range byComputer {
-		slices.SortStableFunc(recs, func(a, b *record) int {
-			return cmp.Or(a.time.Compare(b.time), cmp.Compare(a.ref.File, b.ref.File),
-				cmp.Compare(a.ref.RecordID, b.ref.RecordID), cmp.Compare(a.seq, b.seq))
-		})
-		out = append(out, buildComputer(recs)...)
+	if t.ordered {
+		for _, m := range t.machines {
+			out = append(out, m.finish()...)
+		}
+		t.machines = nil
+	} else {
+		byComputer := map[string][]*record{}
+		for i := range t.records {
+			r := &t.records[i]
+			key := strings.ToLower(r.computer)
+			byComputer[key] = append(byComputer[key], r)
+		}
+		for _, recs := range byComputer {
+			slices.SortStableFunc(recs, compareRecords)
+			m := &machine{}
+			for _, r := range recs {
+				m.step(r)
+			}
+			out = append(out, m.finish()...)
+		}
 	}
 	slices.SortStableFunc(out, func(a, b Session) int {
 		return cmp.Or(a.Start.Compare(b.Start), cmp.Compare(a.Computer, b.Computer), cmp.Compare(a.Product, b.Product))
@@ -191,138 +237,10 @@ func (t *Tracker) Sessions() []Session {
 	return out
 }
 
-// orphanWindow is how far apart the sentences and the outcome of a session
-// whose 1040 is missing may be, and how late its 1042 may follow.
-const orphanWindow = 10 * time.Minute
-
-// A building session collects records until it closes.
-type building struct {
-	start, end   *record
-	members      []*record // MSI records, crashes, shutdowns: in time order
-	last         time.Time
-	orphan       bool
-	interruption *record // crash, hang, shutdown or boot that ended it
-}
-
-func (b *building) add(r *record) {
-	b.members = append(b.members, r)
-	if r.time.After(b.last) {
-		b.last = r.time
-	}
-}
-
-// buildComputer runs one computer's records, in time order, through the
-// session state machine.
-func buildComputer(recs []*record) []Session {
-	var (
-		open     []*building
-		done     []*building
-		pending  []*record // sentences waiting for an orphan outcome
-		orphan   *building // last session made from an outcome without 1040
-		scm      []*record
-		procs    []*record
-		closeAll = func(by *record) {
-			for _, b := range open {
-				if by != nil {
-					b.add(by) // evidence, even when a crash came first
-					if b.interruption == nil {
-						b.interruption = by
-					}
-				}
-				done = append(done, b)
-			}
-			open = nil
-		}
-	)
-	current := func() *building {
-		if len(open) == 0 {
-			return nil
-		}
-		return open[len(open)-1]
-	}
-	for _, r := range recs {
-		switch r.kind {
-		case kindScmState, kindScmError, kindContext:
-			scm = append(scm, r) // shown when inside a session window
-		case kindProcess:
-			procs = append(procs, r)
-		case kindShutdown, kindBoot:
-			closeAll(r)
-			orphan = nil
-		case kindMsiStart:
-			for i, b := range open {
-				if sameTransaction(b.start, r) { // a restarted 1040: the old one never ended
-					done = append(done, b)
-					open = slices.Delete(open, i, i+1)
-					break
-				}
-			}
-			b := &building{start: r, last: r.time}
-			open = append(open, b)
-		case kindMsiEnd:
-			closed := false
-			for i := len(open) - 1; i >= 0; i-- {
-				if b := open[i]; sameTransaction(b.start, r) {
-					b.end = r
-					b.add(r)
-					done = append(done, b)
-					open = slices.Delete(open, i, i+1)
-					closed = true
-					break
-				}
-			}
-			if !closed && orphan != nil && orphan.end == nil && r.time.Sub(orphan.last) <= orphanWindow {
-				orphan.end = r
-				orphan.add(r)
-			}
-		case kindCrash:
-			if b := current(); b != nil {
-				b.add(r)
-				if b.interruption == nil {
-					b.interruption = r
-				}
-			}
-		default: // MSI outcome, sentence, reboot
-			if b := current(); b != nil {
-				b.add(r)
-				continue
-			}
-			switch {
-			case r.kind == kindMsiSentence:
-				pending = dropOlder(append(pending, r), r.time.Add(-orphanWindow))
-			case r.kind == kindMsiOutcome:
-				b := &building{orphan: true, last: r.time}
-				for _, p := range dropOlder(pending, r.time.Add(-orphanWindow)) {
-					if p.productCode == "" || r.productCode == "" || strings.EqualFold(p.productCode, r.productCode) {
-						b.add(p)
-					}
-				}
-				pending = nil
-				b.add(r)
-				done = append(done, b)
-				orphan = b
-			case r.kind == kindMsiReboot && orphan != nil && r.time.Sub(orphan.last) <= orphanWindow:
-				orphan.add(r)
-			}
-		}
-	}
-	closeAll(nil)
-	// Removal sentences that never met an outcome (1034 lost) still tell of
-	// an uninstall.
-	for _, p := range pending {
-		if p.removal || p.upgradeRemovalFailed {
-			b := &building{orphan: true, last: p.time}
-			b.add(p)
-			done = append(done, b)
-		}
-	}
-	var out []Session
-	for _, b := range done {
-		if s, ok := b.session(scm, procs); ok {
-			out = append(out, s)
-		}
-	}
-	return out
+// compareRecords orders by time; ties keep the log's order.
+func compareRecords(a, b *record) int {
+	return cmp.Or(a.time.Compare(b.time), cmp.Compare(a.ref.File, b.ref.File),
+		cmp.Compare(a.ref.RecordID, b.ref.RecordID), cmp.Compare(a.seq, b.seq))
 }
 
 func dropOlder(recs []*record, before time.Time) []*record {

@@ -1,7 +1,10 @@
 package uninstall
 
 import (
+	"fmt"
 	"math/rand/v2"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -120,12 +123,24 @@ func s1() []*parser.Event {
 	}
 }
 
+// track runs events through a buffering Tracker, and through an Ordered
+// one after sorting them by time; both must agree.
 func track(events []*parser.Event) []Session {
 	tr := NewTracker()
 	for _, ev := range events {
 		tr.Add(ev)
 	}
-	return tr.Sessions()
+	got := tr.Sessions()
+	sorted := slices.Clone(events)
+	slices.SortStableFunc(sorted, func(a, b *parser.Event) int { return a.Time().Compare(b.Time()) })
+	ordered := NewTracker(Ordered())
+	for _, ev := range sorted {
+		ordered.Add(ev)
+	}
+	if o := ordered.Sessions(); !reflect.DeepEqual(o, got) {
+		panic(fmt.Sprintf("Ordered tracker disagrees:\n ordered %+v\nbuffered %+v", o, got))
+	}
+	return got
 }
 
 func TestOutcomes(t *testing.T) {
@@ -444,5 +459,32 @@ func TestInternalErrorCause(t *testing.T) {
 	want := "Internal error 2503 (often %TEMP% permissions): The installer has encountered an unexpected error installing this package."
 	if len(got) != 1 || !strings.HasPrefix(got[0].Cause, want) || got[0].Outcome != OutcomeRolledBack {
 		t.Fatalf("got %+v\nwant cause starting %q, rolled back", got, want)
+	}
+}
+
+// In ordered mode, context that no session can use is dropped as time
+// passes: a month of service noise around one uninstall keeps a handful of
+// records, and the session still gets its own.
+func TestOrderedPrunesContext(t *testing.T) {
+	tr := NewTracker(Ordered())
+	noise := func(from time.Time, n int) {
+		for i := range n {
+			tr.Add(scmState(from.Add(time.Duration(i)*time.Minute), "Noise", "Noise", []string{"running", "stopped"}[i%2]))
+		}
+	}
+	noise(day.Add(-30*24*time.Hour), 20000)
+	for _, ev := range s1() {
+		tr.Add(ev)
+	}
+	noise(day.Add(time.Hour), 20000)
+	if tr.context > 4096 {
+		t.Errorf("holding %d context records after 40000 ordered SCM events; want them pruned", tr.context)
+	}
+	got := tr.Sessions()
+	if len(got) != 1 || got[0].Outcome != OutcomeRolledBack || len(got[0].Events) != 8 {
+		t.Fatalf("got %+v", got)
+	}
+	if tr.Late != 0 {
+		t.Errorf("Late = %d for ordered input", tr.Late)
 	}
 }
