@@ -15,6 +15,7 @@ import (
 
 	"github.com/evtxscan/evtxscan/analysis"
 	"github.com/evtxscan/evtxscan/input"
+	"github.com/evtxscan/evtxscan/notify"
 	"github.com/evtxscan/evtxscan/parser"
 	"github.com/evtxscan/evtxscan/report"
 	"github.com/evtxscan/evtxscan/rules"
@@ -42,6 +43,7 @@ Flags:
 // scanOptions are the flags of scan (the analysis flags are shared with live).
 type scanOptions struct {
 	analysisFlags
+	notify  notify.Flags
 	recover bool
 	workers int
 }
@@ -96,6 +98,7 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 	o.addFlags(fs)
 	fs.BoolVar(&o.recover, "recover", false, "also carve records from chunk slack and damaged regions (marked recovered)")
 	fs.IntVar(&o.workers, "workers", 0, "chunks decoded in parallel (0 = all cores)")
+	o.notify.AddFlags(fs)
 	help := fs.BoolP("help", "h", false, "show this help")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, scanUsage)
@@ -138,7 +141,12 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 	for _, it := range items {
 		total += it.Size
 	}
-	return o.analysisFlags.execute(cfg, src, len(items), total, stdout, stderr)
+	notifier, err := o.notify.Notifier(nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "evtxscan scan: %v\n", err)
+		return exitUsage
+	}
+	return o.analysisFlags.execute(cfg, src, notifier, len(items), total, stdout, stderr)
 }
 
 const exitCodesHelp = `
@@ -189,7 +197,7 @@ func (o *analysisFlags) config(now time.Time) (analysis.Config, error) {
 }
 
 // execute runs the analysis with a progress bar and prints the summary.
-func (o *analysisFlags) execute(cfg analysis.Config, src analysis.Source, nfiles int, total int64, stdout, stderr io.Writer) int {
+func (o *analysisFlags) execute(cfg analysis.Config, src analysis.Source, notifier *notify.Notifier, nfiles int, total int64, stdout, stderr io.Writer) int {
 	if len(cfg.Report.Formats) > 0 {
 		if err := os.MkdirAll(cfg.Report.Dir, 0o755); err != nil {
 			fmt.Fprintf(stderr, "evtxscan: cannot create the report folder %s: %v (choose another with --out)\n", cfg.Report.Dir, err)
@@ -219,6 +227,13 @@ func (o *analysisFlags) execute(cfg analysis.Config, src analysis.Source, nfiles
 	printWarnings(stderr, warnings)
 	if !o.quiet {
 		printSummary(stderr, res, cfg)
+	}
+	if notifier != nil {
+		// Alerts are in the outbox before delivery starts: a failure here
+		// is retried by the next run, so it is a warning, not an exit code.
+		if err := notifier.Notify(ctx, res.Findings); err != nil {
+			fmt.Fprintf(stderr, "warning: alerts not delivered yet (kept in %s, retried next run): %v\n", notifier.Outbox().Dir(), err)
+		}
 	}
 	if o.failLevel != "" {
 		l, _ := rules.ParseLevel(strings.ToLower(o.failLevel))

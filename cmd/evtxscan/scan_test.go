@@ -6,10 +6,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"gopkg.in/yaml.v3"
@@ -402,5 +405,37 @@ func TestHelpForEveryCommand(t *testing.T) {
 	var v bytes.Buffer
 	if run([]string{"--version"}, &v, io.Discard) != exitOK || !strings.HasPrefix(v.String(), "evtxscan ") {
 		t.Errorf("--version: %q", v.String())
+	}
+}
+
+func TestScanNotifyWebhook(t *testing.T) {
+	root := testenv.RepoRoot(t)
+	var got []string
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got = append(got, string(b))
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	t.Setenv("EVTXSCAN_WEBHOOK_URL", srv.URL)
+	s1 := filepath.Join(root, "testdata", "evtx", "s1_custom_action_rollback")
+	code, _, stderr := scan(t, "--format", "jsonl", "--out", t.TempDir(), "--notify", "webhook", "--notify-min-level", "high", "--notify-outbox", t.TempDir(), s1)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) == 0 {
+		t.Fatal("no alert reached the webhook")
+	}
+	all := strings.Join(got, "\n")
+	if !strings.Contains(all, "msi_uninstall_failed_status") || !strings.Contains(all, "Contoso Agent") {
+		t.Errorf("alerts do not carry the finding:\n%s", all)
+	}
+	// A URL on the command line is refused: other users can read it.
+	if code, _, _ := scan(t, "--format", "jsonl", "--out", t.TempDir(), "--notify", srv.URL, s1); code != exitUsage {
+		t.Errorf("--notify URL: exit %d, want %d", code, exitUsage)
 	}
 }
