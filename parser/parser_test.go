@@ -8,6 +8,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"math"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -519,5 +520,72 @@ func TestNotEVTX(t *testing.T) {
 	}
 	if !HasSignature([]byte("ElfFile\x00rest")) || HasSignature([]byte("ElfFile")) {
 		t.Error("HasSignature wrong")
+	}
+}
+
+// manyChunks builds a file of n copies of the synthetic chunk.
+func manyChunks(t testing.TB, n int) []byte {
+	one := syntheticFile(t)[fileHeaderBlock:]
+	chunks := make([][]byte, n)
+	for i := range chunks {
+		chunks[i] = one
+	}
+	return buildFile(chunks...)
+}
+
+func TestEventsStopEarly(t *testing.T) {
+	data := manyChunks(t, 40)
+	for _, workers := range []int{1, 4} {
+		before := runtime.NumGoroutine()
+		f, err := NewFile(bytes.NewReader(data), int64(len(data)), "many.evtx", Options{Workers: workers})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, err := range f.Events(context.Background()) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n++; n == 3 {
+				break
+			}
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		var got []error
+		n = 0
+		for _, err := range f.Events(ctx) {
+			if err != nil {
+				got = append(got, err)
+				continue
+			}
+			if n++; n == 5 {
+				cancel()
+			}
+		}
+		cancel()
+		if len(got) != 1 || !errors.Is(got[0], context.Canceled) || n >= 80 {
+			t.Errorf("workers=%d: after cancel got %d events and errors %v; want the iteration to end with context.Canceled", workers, n, got)
+		}
+		deadline := time.Now().Add(2 * time.Second)
+		for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if g := runtime.NumGoroutine(); g > before {
+			t.Errorf("workers=%d: %d goroutines left running (were %d)", workers, g, before)
+		}
+	}
+}
+
+func TestChunkCountNotTrusted(t *testing.T) {
+	data := manyChunks(t, 5)
+	binary.LittleEndian.PutUint16(data[42:], 1) // the header claims one chunk
+	evs, errs, st := readAll(t, data, Options{Workers: 2})
+	if len(errs) != 0 || len(evs) != 10 || st.Chunks != 5 {
+		t.Errorf("got %d events, %d chunks, errors %v; want 10 events from 5 chunks", len(evs), st.Chunks, errs)
+	}
+	for i, ev := range evs {
+		if want := i / 2; ev.Source.Chunk != want {
+			t.Errorf("event %d from chunk %d, want %d (chunk order)", i, ev.Source.Chunk, want)
+		}
 	}
 }
