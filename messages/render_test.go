@@ -474,6 +474,10 @@ func TestBuiltinRendersKnownEvents(t *testing.T) {
 		{"SCM 7000 resolves %%2", scm7000, "The SQL Server (MSSQLSERVER) service failed to start due to the following error: \nThe system cannot find the file specified."},
 		{"RestartManager UserData", rm10000, "Starting session 0 - 2026-05-28T02:32:07.4965010Z."},
 		{"AppX 401 by name", appx401, "Deployment 2 operation with target volume C: on Package Microsoft.Todos_0.143.2921.0_x64__8wekyb3d8bbwe from:  failed with error 0x80070005. See http://go.microsoft.com/fwlink/?LinkId=235160 for help diagnosing app deployment issues."},
+		{"MSI 1021 patch removal failed", classic("MsiInstaller", 1021, "Office 16", "KB5002112", "1603", "(NULL)", "(NULL)", "(NULL)", ""),
+			"Product: Office 16 - Update 'KB5002112' could not be removed. Error code 1603."},
+		{"MSI 1026 keeps its backslash", classic("MsiInstaller", 1026, "(NULL)"),
+			`Windows Installer has determined that its configuration data registry key was not secured properly. The owner of the key must be either Local System or Builtin\Administrators. The existing key will be deleted and re-created with the appropriate security settings.`},
 		{"EventLog 6008", classic("EventLog", 6008, "10:23:28 AM", "11/25/2025", "", "", "12", "", ""),
 			"The previous system shutdown at 10:23:28 AM on 11/25/2025 was unexpected."},
 	}
