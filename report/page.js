@@ -4,6 +4,7 @@
   // evx-tables, evx-events and evx-rules; every value reaches the page via
   // textContent or a DOM property, never as markup.
   var doc = document;
+  var started = Date.now();
   var $ = function (id) { return doc.getElementById(id); };
   function readJSON(id, dflt) {
     var el = $(id);
@@ -229,6 +230,7 @@
   update();
   // Test hooks: a browser test reads these from the DOM.
   doc.documentElement.setAttribute('data-evx-ready', '1');
+  doc.documentElement.setAttribute('data-evx-init-ms', String(Date.now() - started));
   // The canary is read again after a second, once failed image loads
   // would have fired their error handlers.
   doc.documentElement.setAttribute('data-evx-xss', typeof window.__xss);

@@ -55,11 +55,38 @@ func TestXLSXReadBack(t *testing.T) {
 			if got := len(rows) - 1; got != tt.rows {
 				t.Errorf("data rows: got %d, want %d", got, tt.rows)
 			}
+			if w, _ := f.GetColWidth(tt.sheet, "A"); w < 30 {
+				t.Errorf("column A width %v: times would show as ####", w)
+			}
 			panes, err := f.GetPanes(tt.sheet)
 			if err != nil || !panes.Freeze || panes.YSplit != 1 {
 				t.Errorf("top row not frozen: %+v, %v", panes, err)
 			}
 		})
+	}
+
+	// Styled header; rows coloured by level (row 4 is an Error event, row 2
+	// an Information one).
+	if st, _ := f.GetCellStyle("Timeline", "A1"); st == 0 {
+		t.Errorf("Timeline header is not styled")
+	}
+	errStyle, _ := f.GetCellStyle("Timeline", "G4")
+	infoStyle, _ := f.GetCellStyle("Timeline", "G2")
+	if errStyle == 0 || errStyle == infoStyle {
+		t.Errorf("Error row style %d, Information row style %d: want a colour for errors", errStyle, infoStyle)
+	}
+
+	// Every table sheet has an autofilter over its header and rows.
+	filters := map[string]bool{}
+	for _, dn := range f.GetDefinedName() {
+		if dn.Name == "_xlnm._FilterDatabase" {
+			filters[dn.Scope] = true
+		}
+	}
+	for _, sheet := range []string{"Findings", "Uninstalls", "Timeline"} {
+		if !filters[sheet] {
+			t.Errorf("%s: no autofilter (defined names: %+v)", sheet, f.GetDefinedName())
+		}
 	}
 
 	// Times carry the zone's offset: 00:30 UTC is 01:30 CET (+01:00) before
