@@ -19,24 +19,26 @@
 //     offset afterwards; element and attribute names likewise (inline at first
 //     use, by offset later). Template bodies carry dependency ids (0xFFFF).
 //
-// Two record shapes, as Windows has them:
+// Every record is an instance of a System template whose last value is a
+// nested BinXML value (type 0x21) holding the payload's own template
+// instance, as in every Windows log of the corpus. Two payload shapes:
 //
-//   - classic events (ReportEvent, e.g. MsiInstaller): one template holds
-//     System and EventData; the unnamed <Data> items are a single string-array
-//     substitution (type 0x81) that expands to one <Data> per item, followed by
-//     <Binary> (type 0x0E) when the event has raw data; EventID carries
-//     Qualifiers;
-//   - manifest events: a System template whose payload is a nested BinXML value
-//     (type 0x21) holding a second template instance for <EventData> with
-//     <Data Name=…> children, or for <UserData>. The nested value starts with
-//     a fragment header, except in the Security log, which writes the bare
-//     instance (both as in real Windows logs).
+//   - classic events (ReportEvent, e.g. MsiInstaller): the EventData template
+//     Windows uses for all of them, <Data> bound to a string array (type
+//     0x81, one <Data> per item) and <Binary> (type 0x0E), each element
+//     carrying a dependency id on its value so a NULL value drops it;
+//     EventID carries Qualifiers;
+//   - manifest events: <EventData> with <Data Name=…> children (optionally
+//     followed by <Binary>, as Service Control Manager writes it), or
+//     <UserData>. The nested value starts with a fragment header, except in
+//     the Security log, which writes the bare instance (both as Windows does).
 //
-// System values are optional substitutions (0x0E) with Windows' types: UInt8
+// System values are optional substitutions (0x0E) at Windows' indexes with
+// Windows' types: UInt8
 // Level/Opcode/Version, UInt16 EventID/Qualifiers/Task, HexInt64 Keywords,
 // FILETIME TimeCreated, UInt64 EventRecordID, GUID ActivityID, UInt32
 // ProcessID/ThreadID and a SID UserID (NULL, so the attribute is dropped, when
-// the event has none). Payload strings end with a NUL and an empty string is
+// the event has none; likewise Qualifiers for manifest events). Payload strings end with a NUL and an empty string is
 // that NUL alone, as in real Windows logs (never a zero-size value). Provider, Channel and Computer are literal text in the
 // template, which is why a chunk holds one template per provider and computer.
 //

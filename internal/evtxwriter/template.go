@@ -11,6 +11,7 @@ import (
 // literal text or substitutions; content may also hold child elements.
 type tElem struct {
 	name     string
+	dep      int // dependency id: the value whose NULL drops the element; -1 = none (0xFFFF)
 	attrs    []tAttr
 	children []tItem
 }
@@ -39,7 +40,7 @@ func litText(s string) tItem                        { return tItem{text: s, sub:
 func subText(i int, t ValueType) tItem              { return tItem{sub: i, typ: t} }
 
 func elem(name string, attrs []tAttr, children ...tItem) *tElem {
-	return &tElem{name: name, attrs: attrs, children: children}
+	return &tElem{name: name, dep: -1, attrs: attrs, children: children}
 }
 
 // A template is a template definition: its GUID (a hash of the body, so equal
@@ -64,7 +65,7 @@ func newTemplate(root *tElem) *template {
 }
 
 func describe(sb *strings.Builder, e *tElem) {
-	fmt.Fprintf(sb, "<%q", e.name)
+	fmt.Fprintf(sb, "<%q/%d", e.name, e.dep)
 	for _, a := range e.attrs {
 		fmt.Fprintf(sb, " %q=%q/%d/%d", a.name, a.text, a.sub, a.typ)
 	}
@@ -79,8 +80,11 @@ func describe(sb *strings.Builder, e *tElem) {
 	sb.WriteString("</>")
 }
 
-// Substitution indexes of the System template. The order follows the one
-// Windows uses (Level, Opcode, Task, EventID, Qualifiers, Keywords, …).
+// Substitution indexes of the System template, as Windows numbers them
+// (checked on the corpus: Level, Opcode, Task, EventID, Qualifiers, Keywords,
+// TimeCreated, ActivityID, ProcessID, ThreadID, EventRecordID, Version,
+// UserID, …, and the payload last: index 19 of 20 values for classic events,
+// 17 of 18 for manifest ones; the values in between are NULL here).
 const (
 	subLevel = iota
 	subOpcode
@@ -95,16 +99,27 @@ const (
 	subRecordID
 	subVersion
 	subUserID
-	subPayload // classic: the <Data> string array; manifest: nested BinXML
-	subBinary  // classic only: <Binary>
 	subRelatedActivityID
-	numSystemValues
+
+	subClassicPayload  = 19 // nested BinXML: the classic EventData template
+	subManifestPayload = 17 // nested BinXML: EventData or UserData template
 )
 
 const eventNamespace = "http://schemas.microsoft.com/win/2004/08/events/event"
 
-// systemTemplate builds the outer template of ev: System plus, for classic
-// events, EventData; for manifest events a nested BinXML substitution.
+// payloadIndex returns the index of the nested payload and the number of
+// System template values for ev.
+func payloadIndex(ev *Event) (index, count int) {
+	if ev.Classic {
+		return subClassicPayload, subClassicPayload + 1
+	}
+	return subManifestPayload, subManifestPayload + 1
+}
+
+// systemTemplate builds the outer template of ev: System and a nested BinXML
+// substitution for the payload. EventID always carries the Qualifiers
+// substitution; manifest events give it a NULL value, which drops the
+// attribute.
 func systemTemplate(ev *Event) *template {
 	s := &ev.System
 	prov := []tAttr{litAttr("Name", s.Provider)}
@@ -114,10 +129,6 @@ func systemTemplate(ev *Event) *template {
 	if s.EventSourceName != "" {
 		prov = append(prov, litAttr("EventSourceName", s.EventSourceName))
 	}
-	var eventIDAttrs []tAttr
-	if s.HasQualifiers {
-		eventIDAttrs = []tAttr{subAttr("Qualifiers", subQualifiers, UInt16)}
-	}
 	var text = func(v string) []tItem {
 		if v == "" {
 			return nil
@@ -126,7 +137,7 @@ func systemTemplate(ev *Event) *template {
 	}
 	system := elem("System", nil,
 		child(elem("Provider", prov)),
-		child(elem("EventID", eventIDAttrs, subText(subEventID, UInt16))),
+		child(elem("EventID", []tAttr{subAttr("Qualifiers", subQualifiers, UInt16)}, subText(subEventID, UInt16))),
 		child(elem("Version", nil, subText(subVersion, UInt8))),
 		child(elem("Level", nil, subText(subLevel, UInt8))),
 		child(elem("Task", nil, subText(subTask, UInt16))),
@@ -140,21 +151,21 @@ func systemTemplate(ev *Event) *template {
 		child(elem("Computer", nil, text(s.Computer)...)),
 		child(elem("Security", []tAttr{subAttr("UserID", subUserID, SID)})),
 	)
-	var payload tItem
-	if ev.Classic {
-		var items []tItem
-		if len(ev.Data) > 0 {
-			items = append(items, child(elem("Data", nil, subText(subPayload, StringArray))))
-		}
-		if ev.Binary != nil {
-			items = append(items, child(elem("Binary", nil, subText(subBinary, Binary))))
-		}
-		payload = child(elem("EventData", nil, items...))
-	} else {
-		payload = subText(subPayload, BinXML)
-	}
-	return newTemplate(elem("Event", []tAttr{litAttr("xmlns", eventNamespace)}, child(system), payload))
+	index, _ := payloadIndex(ev)
+	return newTemplate(elem("Event", []tAttr{litAttr("xmlns", eventNamespace)}, child(system), subText(index, BinXML)))
 }
+
+// classicTemplate is the EventData template of every classic event, as
+// Windows writes it: <Data> holds the string array (value 0) and <Binary>
+// the raw data (value 2); each element's dependency id names its value, so
+// a NULL value drops the element. Value 1 is a UInt32 Windows sets to 0.
+var classicTemplate = func() *template {
+	data := elem("Data", nil, subText(0, StringArray))
+	data.dep = 0
+	bin := elem("Binary", nil, subText(2, Binary))
+	bin.dep = 2
+	return newTemplate(elem("EventData", nil, child(data), child(bin)))
+}()
 
 // payloadTemplate builds the inner template of a manifest event and returns
 // it with its values in substitution order.
@@ -198,13 +209,12 @@ type templateCache struct {
 // systemKey is everything systemTemplate reads from an event.
 type systemKey struct {
 	provider, guid, source, channel, computer string
-	qualifiers, classic, data, binary         bool
+	classic                                   bool
 }
 
 func (c *templateCache) system(ev *Event) *template {
 	s := &ev.System
-	k := systemKey{s.Provider, s.ProviderGUID, s.EventSourceName, s.Channel, s.Computer,
-		s.HasQualifiers, ev.Classic, len(ev.Data) > 0, ev.Binary != nil}
+	k := systemKey{s.Provider, s.ProviderGUID, s.EventSourceName, s.Channel, s.Computer, ev.Classic}
 	if t, ok := c.byKey[k]; ok {
 		return t
 	}

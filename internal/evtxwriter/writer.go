@@ -413,7 +413,11 @@ func (e *recordEncoder) element(t *tElem) {
 		tok = 0x41
 	}
 	e.u8(tok)
-	e.u16(0xffff) // dependency id: none
+	dep := uint16(0xffff) // dependency id: none
+	if t.dep >= 0 {
+		dep = uint16(t.dep)
+	}
+	e.u16(dep)
 	lenAt := len(e.b)
 	e.u32(0)
 	e.name(t.name)
@@ -474,16 +478,17 @@ func (e *recordEncoder) text(s string) {
 
 func (e *recordEncoder) systemValues(ev *Event, id uint64) ([]value, error) {
 	s := &ev.System
-	v := make([]value, numSystemValues)
+	index, count := payloadIndex(ev)
+	v := make([]value, count) // unset values are NULL
 	v[subLevel] = value{typ: UInt8, data: []byte{s.Level}}
 	v[subOpcode] = value{typ: UInt8, data: []byte{s.Opcode}}
 	v[subTask] = value{typ: UInt16, data: leBytes(uint64(s.Task), 2)}
 	v[subEventID] = value{typ: UInt16, data: leBytes(uint64(s.EventID), 2)}
-	v[subQualifiers] = value{typ: UInt16, data: leBytes(uint64(s.Qualifiers), 2)}
+	if s.HasQualifiers {
+		v[subQualifiers] = value{typ: UInt16, data: leBytes(uint64(s.Qualifiers), 2)}
+	}
 	v[subKeywords] = value{typ: HexInt64, data: leBytes(s.Keywords, 8)}
 	v[subTimeCreated] = value{typ: FileTime, data: leBytes(fileTime(s.TimeCreated), 8)}
-	v[subActivityID] = value{typ: GUID}
-	v[subRelatedActivityID] = value{typ: GUID}
 	for _, a := range []struct {
 		i   int
 		txt string
@@ -493,51 +498,63 @@ func (e *recordEncoder) systemValues(ev *Event, id uint64) ([]value, error) {
 			if err != nil {
 				return nil, fmt.Errorf("activity id %q: %w", a.txt, err)
 			}
-			v[a.i].data = b
+			v[a.i] = value{typ: GUID, data: b}
 		}
 	}
 	v[subProcessID] = value{typ: UInt32, data: leBytes(uint64(s.ProcessID), 4)}
 	v[subThreadID] = value{typ: UInt32, data: leBytes(uint64(s.ThreadID), 4)}
 	v[subRecordID] = value{typ: UInt64, data: leBytes(id, 8)}
 	v[subVersion] = value{typ: UInt8, data: []byte{s.Version}}
-	v[subUserID] = value{typ: SID}
 	if s.UserID != "" {
 		b, err := encodeSID(s.UserID)
 		if err != nil {
 			return nil, fmt.Errorf("user SID %q: %w", s.UserID, err)
 		}
-		v[subUserID].data = b
+		v[subUserID] = value{typ: SID, data: b}
 	}
-	v[subBinary] = value{typ: Binary}
+
+	var inner *template
+	var enc []value
 	if ev.Classic {
-		var arr []byte
-		for _, d := range ev.Data {
-			if d.typ() != String {
-				return nil, fmt.Errorf("classic event data %q: only strings are allowed", d.Text)
+		if ev.UserData != nil {
+			return nil, errors.New("a classic event has no UserData")
+		}
+		inner = classicTemplate
+		enc = make([]value, 3)
+		if len(ev.Data) > 0 {
+			var arr []byte
+			for _, d := range ev.Data {
+				if d.typ() != String {
+					return nil, fmt.Errorf("classic event data %q: only strings are allowed", d.Text)
+				}
+				arr = append(arr, utf16le(d.Text)...)
+				arr = append(arr, 0, 0)
 			}
-			arr = append(arr, utf16le(d.Text)...)
-			arr = append(arr, 0, 0)
+			enc[0] = value{typ: StringArray, data: arr}
 		}
-		v[subPayload] = value{typ: StringArray, data: arr}
-		v[subBinary].data = ev.Binary
-		return v, nil
-	}
-	if ev.Binary != nil && ev.UserData != nil {
-		return nil, errors.New("Binary goes with EventData, not UserData")
-	}
-	inner, vals := payloadTemplate(ev)
-	enc := make([]value, len(vals))
-	for i, d := range vals {
-		b, err := d.encode()
-		if err != nil {
-			return nil, err
+		enc[1] = value{typ: UInt32, data: leBytes(0, 4)}
+		if ev.Binary != nil {
+			enc[2] = value{typ: Binary, data: ev.Binary}
 		}
-		enc[i] = value{typ: d.typ(), data: b}
+	} else {
+		if ev.Binary != nil && ev.UserData != nil {
+			return nil, errors.New("Binary goes with EventData, not UserData")
+		}
+		var vals []Value
+		inner, vals = payloadTemplate(ev)
+		enc = make([]value, len(vals))
+		for i, d := range vals {
+			b, err := d.encode()
+			if err != nil {
+				return nil, err
+			}
+			enc[i] = value{typ: d.typ(), data: b}
+		}
+		if ev.Binary != nil {
+			enc = append(enc, value{typ: Binary, data: ev.Binary})
+		}
 	}
-	if ev.Binary != nil {
-		enc = append(enc, value{typ: Binary, data: ev.Binary})
-	}
-	v[subPayload] = value{typ: BinXML, nested: func() error {
+	v[index] = value{typ: BinXML, nested: func() error {
 		if ev.System.Channel == "Security" {
 			// The Security log writes the nested value as a bare template
 			// instance and EOF, without a fragment header (5,225 of 5,229

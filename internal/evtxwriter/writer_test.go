@@ -204,8 +204,10 @@ func TestWriteDeterministic(t *testing.T) {
 
 func TestWriteErrors(t *testing.T) {
 	huge := msiEvent(0)
-	huge.Data[0].Text = strings.Repeat("x", 20000)  // 40,000 bytes of UTF-16
-	huge.Binary = bytes.Repeat([]byte{0xee}, 30000) // and 30,000 of binary: over the chunk
+	// 64,602 bytes of UTF-16: the payload value fits its u16 size, the
+	// record with its System values does not fit the 65,024 bytes a chunk has.
+	huge.Data[0].Text = strings.Repeat("x", 32300)
+	huge.Binary = nil
 	bigValue := msiEvent(0)
 	bigValue.Classic = false
 	bigValue.Binary = nil
