@@ -632,6 +632,8 @@ func TestRuleUninstallRebootPendingOrForced(t *testing.T) {
 			events: []*parser.Event{user32("0x800000ff")}},
 		{name: "near-miss: clean removal", rule: rule, want: 0,
 			events: []*parser.Event{msiStatus(1034, "10:00:00", "Contoso Agent", "1", "0", contosoCode)}},
+		{name: "near-miss: Restart Manager restart required (repeats the 1038)", rule: rule, want: 0,
+			events: []*parser.Event{synth("Microsoft-Windows-RestartManager", 10005, "10:00:00")}},
 		{name: "near-miss: Restart Manager session start", rule: rule, want: 0,
 			events: []*parser.Event{synth("Microsoft-Windows-RestartManager", 10000, "10:00:00")}},
 	})
@@ -1003,4 +1005,69 @@ func BenchmarkBuiltinPackSessions(b *testing.B) {
 	b.StopTimer()
 	eng.Flush(emit)
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// TestBuiltinOnRealLogs runs the pack over real Application logs of the
+// shared corpus whose MsiInstaller content is known (INDEX.md): EMET 5.51
+// failing to install twice (10005, 11708, 1033 status 1603) and Google
+// Update Helper failing to configure (11729, 1035 status 1638), beside
+// dozens of clean sessions that must stay silent.
+func TestBuiltinOnRealLogs(t *testing.T) {
+	corpus := testenv.Corpus(t)
+	tests := []struct {
+		file     string
+		want     map[string]int // rule → findings; some = at least one
+		dontWant []string
+	}{
+		{
+			file: "Yamato-Security+hayabusa-sample-evtx/DeepBlueCLI/many-events-application.evtx",
+			// 11708 + 1033 (1603) twice for EMET, 11729 + 1035 (1638) for
+			// Google Update Helper; the two 10005 launch-condition errors.
+			want: map[string]int{"msi_operation_failed": 6, "msi_uninstall_error_cause": 2,
+				"uninstall_reboot_pending_or_forced": some},
+			dontWant: []string{"msi_uninstall_failed_status", "msi_removal_failed_message", "security_product_uninstall",
+				"msi_rollback_failed", "appx_removal_failed"},
+		},
+		{
+			file: "4renwald+evtx-python/samples/Application.evtx",
+			dontWant: []string{"msi_uninstall_failed_status", "msi_operation_failed", "msi_uninstall_error_cause",
+				"msi_session_unterminated", "msi_rollback_inferred", "security_product_uninstall"},
+		},
+		{
+			file: "AndrewRathbun+DFIRArtifactMuseum/Windows/EventLogs/Win10/RathbunVM/RathbunVM_W10EventLogs_7z/Application.evtx",
+			dontWant: []string{"msi_uninstall_failed_status", "msi_operation_failed", "msi_uninstall_error_cause",
+				"msi_session_unterminated", "msi_rollback_inferred", "security_product_uninstall"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(filepath.Base(filepath.Dir(tc.file))+"/"+filepath.Base(tc.file), func(t *testing.T) {
+			path := filepath.Join(corpus, filepath.FromSlash(tc.file))
+			if _, err := os.Stat(path); err != nil {
+				t.Skipf("corpus file missing: %v", err)
+			}
+			events := readFixtureEvents(t, []string{path})
+			found := map[string][]Finding{}
+			for _, f := range runBuiltin(t, events) {
+				found[f.RuleID] = append(found[f.RuleID], f)
+			}
+			for id, fs := range found {
+				t.Logf("%s: %d%s", id, len(fs), describeFindings(fs[:min(len(fs), 3)]))
+				if os.Getenv("PACK_DEBUG") != "" {
+					for _, f := range fs {
+						t.Logf("  %s %d %s", f.RuleID, f.Events[0].EventID, f.Events[0].Provider)
+					}
+				}
+			}
+			for id, n := range tc.want {
+				if got := len(found[id]); n == some && got == 0 || n != some && got != n {
+					t.Errorf("%s: got %d findings, want %d (some = -1)", id, got, n)
+				}
+			}
+			for _, id := range tc.dontWant {
+				if fs := found[id]; len(fs) > 0 {
+					t.Errorf("%s: got %d findings, want none%s", id, len(fs), describeFindings(fs))
+				}
+			}
+		})
+	}
 }
