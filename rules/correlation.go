@@ -5,15 +5,22 @@ package rules
 // Guarantees:
 //   - Results do not depend on arrival order. Events may come from several
 //     files in any order; each correlation keeps the hits of its base rules
-//     (only those, never other events) per group and evaluates them sorted by
-//     (time, rule position, file, record id) when input ends (Flush). The
+//     (only those, never other events) per group, sorted by (time, rule
+//     position, file, record id), and decides windows in that order. The
 //     same input therefore always gives the same findings.
+//   - Upper bounds (lt, lte, eq) judge the whole burst a window holds: a
+//     window with too many hits is consumed without a finding.
 //   - Windows are not aligned to clock boundaries: a window opens at a hit
 //     and spans timespan (inclusive) after it.
 //   - A finding lists every event of its window that made it, in time order;
 //     a chained correlation lists the events of the correlations below it.
-//   - Memory holds the base-rule hits until Flush: a few per uninstall
-//     session, not the input.
+//   - Memory holds only base-rule hits. By default they wait for Flush,
+//     which is exact for any arrival order. With WithReorderWindow(d) the
+//     engine promises itself that no event arrives more than d older than
+//     the latest one seen; it then decides every window that closed before
+//     latest-d (minus the timespans of chained correlations), emits, and
+//     drops the hits no later window needs, so memory is bounded by the
+//     open windows, not by the input.
 //
 // Types: event_count and value_count count hits (distinct values) in the
 // window opened by the first unused hit; temporal needs every referenced
@@ -209,13 +216,17 @@ type hit struct {
 
 // A corrRun is one correlation's state in an Engine.
 type corrRun struct {
-	r       *rule
-	c       *correlation
-	emit    bool
-	wanted  []string // display fields (and level_by field) to carry
-	groups  map[string][]hit
-	parents []*corrFeed
-	order   int // topological position: children before parents
+	r      *rule
+	c      *correlation
+	emit   bool
+	wanted []string         // display fields (and level_by field) to carry
+	groups map[string][]hit // sorted by hitLess
+	// buffered counts the hits held; lag is how far behind the input this
+	// correlation decides (the timespans of the correlations it chains)
+	buffered int
+	lag      time.Duration
+	parents  []*corrFeed
+	order    int // topological position: children before parents
 }
 
 // A corrFeed connects a rule (detection or correlation) to a correlation
@@ -237,12 +248,40 @@ func (run *corrRun) add(h hit) {
 	if run.groups == nil {
 		run.groups = map[string][]hit{}
 	}
-	run.groups[h.group] = append(run.groups[h.group], h)
+	hs := append(run.groups[h.group], h)
+	// keep the group sorted; hits mostly arrive in order, so this is a
+	// short walk from the end
+	i := len(hs) - 1
+	for i > 0 && hitLess(&hs[i], &hs[i-1]) {
+		hs[i], hs[i-1] = hs[i-1], hs[i]
+		i--
+	}
+	run.groups[h.group] = hs
+	run.buffered++
 }
 
-// evaluate runs the correlation over its buffered hits; lastSeen is the
-// time of the latest event of the input (for absence notes).
-func (run *corrRun) evaluate(lastSeen time.Time, out func(matchSet)) {
+// hitLess orders hits by time, then rule position, file and record id, so
+// the evaluation does not depend on arrival order.
+func hitLess(a, b *hit) bool {
+	if !a.t.Equal(b.t) {
+		return a.t.Before(b.t)
+	}
+	if a.which != b.which {
+		return a.which < b.which
+	}
+	ea, eb := firstRef(a), firstRef(b)
+	if ea.File != eb.File {
+		return ea.File < eb.File
+	}
+	return ea.RecordID < eb.RecordID
+}
+
+// evaluate decides the windows of every group. With final set (end of
+// input) it decides them all; otherwise only windows that close before
+// limit (no hit can arrive in them any more), and it drops the hits no
+// later window can use. lastSeen is the time of the input's latest event
+// (for the absence note).
+func (run *corrRun) evaluate(final bool, limit, lastSeen time.Time, out func(matchSet)) {
 	keys := make([]string, 0, len(run.groups))
 	for k := range run.groups {
 		keys = append(keys, k)
@@ -250,23 +289,20 @@ func (run *corrRun) evaluate(lastSeen time.Time, out func(matchSet)) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		hs := run.groups[k]
-		sort.SliceStable(hs, func(i, j int) bool {
-			a, b := &hs[i], &hs[j]
-			if !a.t.Equal(b.t) {
-				return a.t.Before(b.t)
-			}
-			if a.which != b.which {
-				return a.which < b.which
-			}
-			ea, eb := firstRef(a), firstRef(b)
-			if ea.File != eb.File {
-				return ea.File < eb.File
-			}
-			return ea.RecordID < eb.RecordID
-		})
-		run.sweep(hs, lastSeen, out)
+		used := run.sweep(hs, final, limit, lastSeen, out)
+		run.buffered -= used
+		if used == len(hs) {
+			delete(run.groups, k)
+			continue
+		}
+		if used > 0 {
+			run.groups[k] = append(hs[:0:0], hs[used:]...)
+		}
 	}
-	run.groups = nil
+	if final {
+		run.groups = nil
+		run.buffered = 0
+	}
 }
 
 func firstRef(h *hit) EventRef {
@@ -282,9 +318,12 @@ type matchSet struct {
 	note string
 }
 
-func (run *corrRun) sweep(hs []hit, lastSeen time.Time, out func(matchSet)) {
+// sweep walks the sorted hits of one group, emitting matches, and returns
+// how many leading hits are decided (no later window needs them).
+func (run *corrRun) sweep(hs []hit, final bool, limit, lastSeen time.Time, out func(matchSet)) int {
 	c := run.c
 	ts := c.timespan
+	decidable := func(i int) bool { return final || hs[i].t.Add(ts).Before(limit) }
 	windowEnd := func(i int) int {
 		j := i
 		for j < len(hs) && hs[j].t.Sub(hs[i].t) <= ts {
@@ -292,9 +331,10 @@ func (run *corrRun) sweep(hs []hit, lastSeen time.Time, out func(matchSet)) {
 		}
 		return j
 	}
+	i := 0
 	switch c.typ {
 	case ctEventCount, ctValueCount, ctTemporal:
-		for i := 0; i < len(hs); {
+		for i < len(hs) && decidable(i) {
 			j := windowEnd(i)
 			var count int
 			switch c.typ {
@@ -334,7 +374,7 @@ func (run *corrRun) sweep(hs []hit, lastSeen time.Time, out func(matchSet)) {
 			}
 		}
 	case ctTemporalOrdered:
-		for i := 0; i < len(hs); {
+		for i < len(hs) && decidable(i) {
 			if hs[i].which != 0 {
 				i++
 				continue
@@ -359,8 +399,10 @@ func (run *corrRun) sweep(hs []hit, lastSeen time.Time, out func(matchSet)) {
 			}
 		}
 	case ctAbsence:
-		for i, s := range hs {
+		for i < len(hs) && decidable(i) {
+			s := hs[i]
 			if s.which != 0 {
+				i++
 				continue
 			}
 			closed := false
@@ -370,16 +412,17 @@ func (run *corrRun) sweep(hs []hit, lastSeen time.Time, out func(matchSet)) {
 					break
 				}
 			}
-			if closed {
-				continue
+			if !closed {
+				ms := matchSet{hits: hs[i : i+1]}
+				if lastSeen.Before(s.t.Add(ts)) {
+					ms.note = "log ends before the session closed"
+				}
+				out(ms)
 			}
-			ms := matchSet{hits: hs[i : i+1]}
-			if lastSeen.Before(s.t.Add(ts)) {
-				ms.note = "log ends before the session closed"
-			}
-			out(ms)
+			i++
 		}
 	}
+	return i
 }
 
 // joinGroup joins group-by values into a map key.

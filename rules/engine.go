@@ -172,18 +172,39 @@ type Option func(*Engine)
 // WithMinLevel drops findings below l (after level_by).
 func WithMinLevel(l Level) Option { return func(e *Engine) { e.minLevel = l } }
 
+// WithReorderWindow tells the engine that no event arrives more than d
+// older than the latest event it has seen (for instance because the caller
+// merges its files by time, d = 0, or reads live channels). Correlations
+// and suppressions are then decided as soon as their windows close, and
+// their memory is bounded by the open windows. Without it everything
+// waits for Flush, which is exact for any order. An event arriving later
+// than promised is still used, but windows already decided are not
+// revisited.
+func WithReorderWindow(d time.Duration) Option {
+	return func(e *Engine) { e.bounded, e.reorder = true, d }
+}
+
 // An Engine evaluates a ruleset over events. It is not safe for concurrent
 // use: run one per goroutine (they share nothing mutable).
 type Engine struct {
-	minLevel  Level
-	ctx       *evalCtx
-	chanRules map[string]*bucket // lower-case channel → rules for it alone
-	wild      *bucket            // rules for every channel
-	buckets   map[string]*bucket // exact channel text seen → merged bucket
-	runs      []*corrRun         // children before parents
-	pending   []pendingFinding
-	lastSeen  time.Time
+	minLevel     Level
+	ctx          *evalCtx
+	chanRules    map[string]*bucket // lower-case channel → rules for it alone
+	wild         *bucket            // rules for every channel
+	buckets      map[string]*bucket // exact channel text seen → merged bucket
+	runs         []*corrRun         // children before parents
+	suppressions []*suppressIndex
+	pending      []pendingFinding
+	lastSeen     time.Time
+
+	bounded   bool
+	reorder   time.Duration
+	sinceTick int
 }
+
+// tickEvery is how many events pass between two decisions of closed
+// windows in bounded mode.
+const tickEvery = 512
 
 type bucket struct {
 	byID  map[uint16][]*engineRule
@@ -349,6 +370,7 @@ func (rs *Ruleset) NewEngine(opts ...Option) (*Engine, error) {
 			er.supRefs = append(er.supRefs, ruleFieldRef(r, f))
 		}
 		target.targets = append(target.targets, idx)
+		e.suppressions = append(e.suppressions, idx)
 	}
 	// channel and event id index
 	for _, r := range rs.live {
@@ -436,6 +458,13 @@ func (rs *Ruleset) NewEngine(opts ...Option) (*Engine, error) {
 		}
 	}
 	sort.SliceStable(e.runs, func(i, j int) bool { return e.runs[i].order < e.runs[j].order })
+	for _, run := range e.runs { // children first, so their lag is known
+		for _, ref := range run.c.refs {
+			if child := runs[rs.byRef[ref]]; child != nil {
+				run.lag = max(run.lag, child.lag+child.c.timespan)
+			}
+		}
+	}
 	return e, nil
 }
 
@@ -504,6 +533,12 @@ func (e *Engine) Process(ev *parser.Event, emit func(Finding)) {
 	}
 	for _, er := range b.anyID {
 		e.evalRule(er, ev, emit)
+	}
+	if e.bounded {
+		if e.sinceTick++; e.sinceTick >= tickEvery {
+			e.sinceTick = 0
+			e.settle(false, emit)
+		}
 	}
 }
 
@@ -599,11 +634,34 @@ func (e *Engine) suppressKey(computer string, idx *suppressIndex, refs []fieldRe
 // hits, emits absences, and settles findings held for suppressed_by. The
 // Engine is empty afterwards and can take new input.
 func (e *Engine) Flush(emit func(Finding)) {
+	e.settle(true, emit)
+	e.lastSeen = time.Time{}
+	e.sinceTick = 0
+}
+
+// settle decides what can be decided: everything at the end of input
+// (final), else the windows that closed before the reorder watermark.
+func (e *Engine) settle(final bool, emit func(Finding)) {
+	watermark := e.lastSeen.Add(-e.reorder)
 	for _, run := range e.runs {
-		run.evaluate(e.lastSeen, func(ms matchSet) { e.correlationMatch(run, ms, emit) })
+		if run.buffered == 0 && !final {
+			continue
+		}
+		run.evaluate(final, watermark.Add(-run.lag), e.lastSeen, func(ms matchSet) { e.correlationMatch(run, ms, emit) })
+	}
+	if len(e.pending) == 0 {
+		if final {
+			e.clearSuppressions()
+		}
+		return
 	}
 	sort.SliceStable(e.pending, func(i, j int) bool { return e.pending[i].f.Time.Before(e.pending[j].f.Time) })
+	kept := e.pending[:0]
 	for _, p := range e.pending {
+		if !final && !p.f.Time.Add(p.idx.within).Before(watermark) {
+			kept = append(kept, p) // a suppressing finding may still come
+			continue
+		}
 		suppressed := false
 		for _, t := range p.idx.entries[p.key] {
 			d := t.Sub(p.f.Time)
@@ -619,11 +677,41 @@ func (e *Engine) Flush(emit func(Finding)) {
 			emit(p.f)
 		}
 	}
-	e.pending = nil
-	for _, run := range e.runs {
-		run.groups = nil
+	e.pending = kept
+	if final {
+		e.pending = nil
+		e.clearSuppressions()
+		return
 	}
-	e.lastSeen = time.Time{}
+	// forget suppressing hits no held or future finding can reach
+	oldest := watermark
+	for _, p := range e.pending {
+		if p.f.Time.Before(oldest) {
+			oldest = p.f.Time
+		}
+	}
+	for _, idx := range e.suppressions {
+		horizon := oldest.Add(-idx.within)
+		for k, ts := range idx.entries {
+			keep := ts[:0]
+			for _, t := range ts {
+				if !t.Before(horizon) {
+					keep = append(keep, t)
+				}
+			}
+			if len(keep) == 0 {
+				delete(idx.entries, k)
+			} else {
+				idx.entries[k] = keep
+			}
+		}
+	}
+}
+
+func (e *Engine) clearSuppressions() {
+	for _, idx := range e.suppressions {
+		clear(idx.entries)
+	}
 }
 
 func (e *Engine) correlationMatch(run *corrRun, ms matchSet, emit func(Finding)) {
