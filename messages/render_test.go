@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -551,5 +552,25 @@ func TestZeroTable(t *testing.T) {
 	var nilTable *Table
 	if got, ok := nilTable.Render(ev); ok || got == "" {
 		t.Errorf("nil Table: %q, %v; want the fallback", got, ok)
+	}
+}
+
+func TestRenderConcurrently(t *testing.T) {
+	tbl := Builtin()
+	done := make(chan string)
+	for i := range 8 {
+		go func() {
+			ev := classic("MsiInstaller", 1034, "P", "1", "1033", strconv.Itoa(i), "M")
+			var last string
+			for range 200 {
+				last, _ = tbl.Render(ev)
+			}
+			done <- last
+		}()
+	}
+	for range 8 {
+		if got := <-done; !strings.HasPrefix(got, "Windows Installer removed the product. Product Name: P.") {
+			t.Errorf("got %q", got)
+		}
 	}
 }
