@@ -112,6 +112,38 @@ type decoder struct {
 	// references may point at space reused since, so names must match their
 	// stored hash and templates their instance id, or the record is lost.
 	strict bool
+
+	// Per-record arenas for template instances and their value tables:
+	// they live only while one record is rendered (templates never hold
+	// instances), so they are recycled with recordDone.
+	instSlab []instance
+	instN    int
+	valBlock []value
+}
+
+// newInstance returns an instance with n zeroed values from the arenas.
+func (d *decoder) newInstance(t *template, n int) *instance {
+	if d.instN == len(d.instSlab) {
+		d.instSlab = make([]instance, max(64, 2*len(d.instSlab)))
+		d.instN = 0
+	}
+	in := &d.instSlab[d.instN]
+	d.instN++
+	if cap(d.valBlock)-len(d.valBlock) < n {
+		d.valBlock = make([]value, 0, max(1024, n))
+	}
+	start := len(d.valBlock)
+	d.valBlock = d.valBlock[:start+n]
+	in.tmpl, in.values = t, d.valBlock[start:start+n:start+n]
+	clear(in.values)
+	return in
+}
+
+// recordDone recycles the per-record arenas.
+func (d *decoder) recordDone() {
+	clear(d.instSlab[:d.instN])
+	d.instN = 0
+	d.valBlock = d.valBlock[:0]
 }
 
 type nameEntry struct {
@@ -547,7 +579,7 @@ func (d *decoder) instance(c *cursor) (*instance, error) {
 	if int64(n) > int64((c.end-c.pos)/4) {
 		return nil, errAt(ErrTruncated, strconv.FormatUint(uint64(n), 10)+" template values", c.pos)
 	}
-	in := &instance{tmpl: t, values: make([]value, n)}
+	in := d.newInstance(t, int(n))
 	desc := c.pos
 	c.pos += 4 * int(n)
 	for i := range in.values {

@@ -246,6 +246,7 @@ func (w *chunkWorker) record(off, size int, recovered bool, where string) {
 // decodeRecord decodes the BinXML payload in [from, to) into an Event.
 func (w *chunkWorker) decodeRecord(from, to int) (*Event, error) {
 	c := &cursor{pos: from, end: to}
+	defer w.dec.recordDone()
 	parts, err := w.dec.fragment(c)
 	if err != nil {
 		return nil, err

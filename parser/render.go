@@ -115,6 +115,7 @@ func (r *renderState) newInst(in *instance, nested bool) *instState {
 	clear(st.frags)
 	if nested && !r.haveInsert {
 		r.haveInsert = true
+		r.insertion = make([]string, 0, len(in.values))
 		for i, v := range in.values {
 			switch {
 			case v.typ == typeBinXML:
