@@ -53,9 +53,9 @@
 // modes give the same sessions (tested on every fixture).
 //
 // Everything else is dropped on arrival. Strings taken from events are cut
-// to a few KiB, and context records (SCM, Restart Manager, crashes,
-// shutdowns, process creations) held at once are capped at
-// MaxContextRecords; MsiInstaller records are always kept.
+// to a few KiB, and context records (SCM, Restart Manager, User32, process
+// creations) held at once are capped at MaxContextRecords; MsiInstaller
+// records, crashes and shutdowns are always kept.
 //
 // # Meanings
 //

@@ -33,9 +33,9 @@ type Session struct {
 	Events                                                 []rules.EventRef
 }
 
-// MaxContextRecords caps the non-MsiInstaller records a Tracker keeps (SCM
-// state and error events, msiexec crashes, shutdowns, msiexec process
-// creations); further ones are counted in Dropped and ignored.
+// MaxContextRecords caps the context records a Tracker holds at once (SCM
+// state and error events, Restart Manager and User32 1074 events, msiexec
+// process creations); further ones are counted in Dropped and ignored.
 const MaxContextRecords = 1 << 20
 
 // A Tracker collects the events uninstall sessions are made of and builds
@@ -79,17 +79,18 @@ func WithRuleset(rs *rules.Ruleset) Option {
 }
 
 var (
-	builtinOnce     sync.Once
-	builtinRuleset  *rules.Ruleset
-	builtinLoadErrs error
+	builtinOnce    sync.Once
+	builtinRuleset *rules.Ruleset
 )
 
-// builtinResolver returns a ruleset holding the built-in field maps. A rule
-// refused at load does not matter here: only the field maps are used.
+// builtinResolver returns a ruleset holding the built-in field maps. Its
+// load error is ignored on purpose: it can only be about a refused rule
+// (the rules package's own tests catch those), and only the field maps are
+// used here; TestStatusMeaningFromRulePack fails if they stop resolving.
 func builtinResolver() fieldResolver {
 	builtinOnce.Do(func() {
 		builtinRuleset = rules.NewRuleset()
-		builtinLoadErrs = builtinRuleset.AddBuiltin()
+		_ = builtinRuleset.AddBuiltin()
 	})
 	return builtinRuleset
 }
@@ -115,7 +116,8 @@ func (t *Tracker) Add(ev *parser.Event) {
 	if !ok {
 		return
 	}
-	if !strings.EqualFold(ev.System.Provider, "MsiInstaller") {
+	switch rec.kind {
+	case kindScmState, kindScmError, kindContext, kindProcess:
 		if t.context >= MaxContextRecords {
 			t.Dropped++
 			return
