@@ -87,6 +87,9 @@ func (s *Scenario) Files() ([]File, error) {
 		}
 		byChannel[ch] = append(byChannel[ch], ev)
 	}
+	if (len(s.Slack) > 0 || s.CorruptRecord != 0) && len(order) > 1 {
+		return nil, fmt.Errorf("scenario %s: slack and corrupt_record need all events in one channel, got %s", s.Name, strings.Join(order, ", "))
+	}
 	if s.Output.File != "" && len(order) > 1 {
 		return nil, fmt.Errorf("scenario %s: output.file %s needs all events in one channel, got %s", s.Name, s.Output.File, strings.Join(order, ", "))
 	}
@@ -98,10 +101,7 @@ func (s *Scenario) Files() ([]File, error) {
 		for i := range evs {
 			evs[i].System.EventRecordID = first + uint64(i)
 		}
-		opts := Options{FirstRecordID: first, MaxRecordsPerChunk: s.RecordsPerChunk}
-		if len(order) == 1 {
-			opts.Slack = s.Slack
-		}
+		opts := Options{FirstRecordID: first, MaxRecordsPerChunk: s.RecordsPerChunk, Slack: s.Slack}
 		b, err := Write(evs, opts)
 		if err != nil {
 			return nil, fmt.Errorf("scenario %s, channel %s: %w", s.Name, ch, err)
