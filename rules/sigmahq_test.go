@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/evtxscan/evtxscan/internal/testenv"
+	"github.com/evtxscan/evtxscan/parser"
 )
 
 // TestSigmaHQCompatibility loads SigmaHQ's Windows builtin and
@@ -66,4 +67,54 @@ func groupReason(msg string) string {
 		s = s[:140]
 	}
 	return s
+}
+
+// TestSigmaHQSpotChecks runs events that named SigmaHQ rules describe
+// through the whole SigmaHQ set and expects those rules among the findings:
+// loading is not enough, the semantics must hold too.
+func TestSigmaHQSpotChecks(t *testing.T) {
+	rs := NewRuleset()
+	if err := rs.AddPath(filepath.Join(testenv.Shared(t), "sigma", "rules")); err != nil {
+		t.Fatal(err)
+	}
+	e, err := rs.NewEngine()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wmic4688 := mkEvent("Security", "Microsoft-Windows-Security-Auditing", 4688, t0, "SubjectUserName=alice", "SubjectDomainName=CORP",
+		"NewProcessId=0x1a2c", `NewProcessName=C:\Windows\System32\wbem\WMIC.exe`, "ProcessId=0x2f0",
+		`CommandLine=wmic product where name="Contoso Agent" call uninstall /nointeractive`, `ParentProcessName=C:\Windows\System32\cmd.exe`)
+	wmicSysmon := mkEvent("Microsoft-Windows-Sysmon/Operational", "Microsoft-Windows-Sysmon", 1, t0, `Image=C:\Tools\renamed.exe`,
+		"OriginalFileName=wmic.exe", `CommandLine=renamed.exe product where name="X" CALL Uninstall`)
+	removed := mkEvent("Application", "MsiInstaller", 1034, t0, "=Contoso Agent", "=4.2", "=1033", "=0", "=Contoso")
+	fromWeb := mkEvent("Application", "MsiInstaller", 1040, t0, "=https://example.com/x.msi", "=6700")
+	mesh := mkEvent("System", "Service Control Manager", 7045, t0, "ServiceName=Mesh Agent", `ImagePath=C:\Program Files\Mesh Agent\MeshAgent.exe`)
+	notMesh := mkEvent("System", "Service Control Manager", 7045, t0, "ServiceName=Contoso", `ImagePath=C:\Program Files\Contoso\svc.exe`)
+	tests := []struct {
+		name   string
+		ev     *parser.Event
+		ruleID string
+		want   bool
+	}{
+		{"wmic uninstall on 4688", wmic4688, "b53317a0-8acf-4fd1-8de8-a5401e776b96", true},
+		{"wmic uninstall on Sysmon by OriginalFileName", wmicSysmon, "b53317a0-8acf-4fd1-8de8-a5401e776b96", true},
+		{"application removed", removed, "570ae5ec-33dc-427c-b815-db86228ad43e", true},
+		{"msi from web (Data container)", fromWeb, "5594e67a-7f92-4a04-b65d-1a42fd824a60", true},
+		{"msi not from web", removed, "5594e67a-7f92-4a04-b65d-1a42fd824a60", false},
+		{"mesh agent service", mesh, "e0d1ad53-c7eb-48ec-a87a-72393cc6cedc", true},
+		{"other service", notMesh, "e0d1ad53-c7eb-48ec-a87a-72393cc6cedc", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := false
+			for _, f := range run(e, tt.ev) {
+				if f.RuleID == tt.ruleID {
+					got = true
+				}
+			}
+			if got != tt.want {
+				t.Errorf("rule %s on %s/%d: matched %v, want %v", tt.ruleID, tt.ev.System.Channel, tt.ev.System.EventID, got, tt.want)
+			}
+		})
+	}
 }
