@@ -472,7 +472,7 @@ func (s *Source) follow(ctx context.Context) iter.Seq2[*parser.Event, error] {
 		f := s.follower()
 		for {
 			b, ok := f.next(ctx, 0)
-			if !ok || !s.consume(b, yield) {
+			if !ok || !s.consume(b, yield, true) {
 				return
 			}
 		}
@@ -490,8 +490,9 @@ type Cycle struct {
 
 // Cycle returns the next slice of a Follow source: its Events wait for
 // the first batch (until ctx ends), then yield events until no batch has
-// come for quiet, or max has passed since the first one. It panics if the
-// source does not follow.
+// come for quiet, or max has passed since the first one. Unlike Events,
+// a cycle does not commit: call Commit once its events are handled. It
+// panics if the source does not follow.
 func (s *Source) Cycle(quiet, max time.Duration) *Cycle {
 	if !s.cfg.Follow {
 		panic("live: Cycle on a source without Follow")
@@ -504,7 +505,7 @@ func (c *Cycle) Events(ctx context.Context) iter.Seq2[*parser.Event, error] {
 	return func(yield func(*parser.Event, error) bool) {
 		f := c.src.follower()
 		b, ok := f.next(ctx, 0)
-		if !ok || !c.src.consume(b, yield) {
+		if !ok || !c.src.consume(b, yield, false) {
 			return
 		}
 		end := c.src.now().Add(c.max)
@@ -514,7 +515,7 @@ func (c *Cycle) Events(ctx context.Context) iter.Seq2[*parser.Event, error] {
 				return
 			}
 			b, ok := f.next(ctx, wait)
-			if !ok || !c.src.consume(b, yield) {
+			if !ok || !c.src.consume(b, yield, false) {
 				return
 			}
 		}
@@ -569,9 +570,9 @@ func (f *follower) next(ctx context.Context, timeout time.Duration) (followBatch
 	return followBatch{}, false
 }
 
-// consume yields a batch's events (or its error), lets its pump go on and
-// commits the state; false when the consumer stopped.
-func (s *Source) consume(b followBatch, yield func(*parser.Event, error) bool) bool {
+// consume yields a batch's events (or its error), lets its pump go on and,
+// with commit, saves the state; false when the consumer stopped.
+func (s *Source) consume(b followBatch, yield func(*parser.Event, error) bool, commit bool) bool {
 	if b.err != nil {
 		close(b.done)
 		return yield(nil, fmt.Errorf("live:%s: %w", b.ch, b.err))
@@ -582,6 +583,9 @@ func (s *Source) consume(b followBatch, yield func(*parser.Event, error) bool) b
 		}
 	}
 	close(b.done)
+	if !commit {
+		return true
+	}
 	if err := s.Commit(); err != nil {
 		return yield(nil, err)
 	}

@@ -97,11 +97,16 @@ func (n *Notifier) Outbox() *Outbox { return n.outbox }
 // or Flush (of this or another process) retries. The error reports what
 // could not be delivered this time.
 func (n *Notifier) Notify(ctx context.Context, findings []rules.Finding) error {
-	if err := n.queue(findings); err != nil {
+	if err := n.Queue(findings); err != nil {
 		return err
 	}
 	return n.Flush(ctx)
 }
+
+// Queue writes the alerts for findings to the outbox without delivering
+// them. Once it returns nil the alerts are on disk: a caller that keeps
+// incremental state (live mode) may commit it then.
+func (n *Notifier) Queue(findings []rules.Finding) error { return n.queue(findings) }
 
 // queue writes the alerts for findings to the outbox.
 func (n *Notifier) queue(findings []rules.Finding) error {

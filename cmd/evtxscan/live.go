@@ -1,0 +1,259 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/evtxscan/evtxscan/analysis"
+	"github.com/evtxscan/evtxscan/live"
+	"github.com/evtxscan/evtxscan/notify"
+	"github.com/evtxscan/evtxscan/rules"
+)
+
+func init() {
+	register(&command{name: "live", summary: "analyse this Windows machine's own event logs (incremental, follow, alerts)", run: runLive})
+}
+
+const liveUsage = `Usage: evtxscan live [--state FILE] [--once | --follow] [flags]
+
+Reads this machine's event logs through the Windows Event Log API and runs
+the same analysis as 'evtxscan scan'. Channels: Application, System,
+Security, Setup and Microsoft-Windows-AppXDeploymentServer/Operational
+unless --channel names others. Reading Security needs an administrator or
+a member of Event Log Readers.
+
+With --state, each run goes on where the last one stopped (one bookmark per
+channel); a log cleared or rolled over since is reported and read again from
+its oldest record. The state is saved only after reports and alerts are
+written, so a crash repeats events rather than losing them.
+
+--once (the default) reads what is there and ends. --follow keeps reading
+new events as they are written; every time the logs go quiet it analyses
+what came, writes reports into a new folder under --out and sends alerts.
+Stop it with Ctrl-C.
+
+Examples:
+  evtxscan live --since 7d --format html
+  evtxscan live --state C:\ProgramData\evtxscan\state.json --notify soc --notify-config C:\ProgramData\evtxscan\notify.yml
+  evtxscan live --follow --channel Application --notify teams
+
+Flags:
+`
+
+// Follow cycles: analyse once the logs were quiet this long, or at the
+// latest this long after the first new event.
+const (
+	followQuiet = 10 * time.Second
+	followMax   = 5 * time.Minute
+)
+
+type liveOptions struct {
+	analysisFlags
+	notify notify.Flags
+	state  string
+	once   bool
+	follow bool
+	batch  int
+}
+
+func (o *liveOptions) addFlags(fs *pflag.FlagSet) {
+	o.analysisFlags.addFlags(fs)
+	o.notify.AddFlags(fs)
+	fs.StringVar(&o.state, "state", "", "state file: go on where the last run stopped (created; written atomically)")
+	fs.BoolVar(&o.once, "once", false, "read what is in the logs now and end (the default)")
+	fs.BoolVar(&o.follow, "follow", false, "keep reading new events until Ctrl-C; analyse and alert whenever the logs go quiet")
+	fs.IntVar(&o.batch, "batch", live.DefaultBatchSize, "events per read from the event log service (1-1024)")
+}
+
+// parseLiveFlags parses live's flags; the int is an exit code when done
+// (help, or a usage error), else -1.
+func parseLiveFlags(args []string, stdout, stderr io.Writer) (*liveOptions, int) {
+	fs := pflag.NewFlagSet("live", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o liveOptions
+	o.addFlags(fs)
+	help := fs.BoolP("help", "h", false, "show this help")
+	fs.Usage = func() { fmt.Fprint(stderr, liveUsage); fs.PrintDefaults(); fmt.Fprint(stderr, exitCodesHelp) }
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return nil, exitOK
+		}
+		fmt.Fprintf(stderr, "evtxscan live: %v\n\n", err)
+		fs.Usage()
+		return nil, exitUsage
+	}
+	if *help {
+		fs.SetOutput(stdout)
+		fmt.Fprint(stdout, liveUsage)
+		fs.PrintDefaults()
+		fmt.Fprint(stdout, exitCodesHelp)
+		return nil, exitOK
+	}
+	switch {
+	case fs.NArg() > 0:
+		fmt.Fprintf(stderr, "evtxscan live: unexpected argument %q (live reads this machine's logs; for files use evtxscan scan)\n", fs.Arg(0))
+		return nil, exitUsage
+	case o.once && o.follow:
+		fmt.Fprintln(stderr, "evtxscan live: --once and --follow exclude each other")
+		return nil, exitUsage
+	case o.batch < 1 || o.batch > live.MaxBatchSize:
+		fmt.Fprintf(stderr, "evtxscan live: --batch %d: use 1 to %d\n", o.batch, live.MaxBatchSize)
+		return nil, exitUsage
+	}
+	return &o, -1
+}
+
+func runLive(args []string, stdout, stderr io.Writer) int {
+	o, code := parseLiveFlags(args, stdout, stderr)
+	if o == nil {
+		return code
+	}
+	cfg, err := o.analysisFlags.config(time.Now())
+	if err != nil {
+		fmt.Fprintf(stderr, "evtxscan live: %v\n", err)
+		return exitUsage
+	}
+	notifier, err := o.notify.Notifier(nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "evtxscan live: %v\n", err)
+		return exitUsage
+	}
+	if runtime.GOOS != "windows" {
+		fmt.Fprintln(stderr, "evtxscan live: live mode works only on Windows; offline use: evtxscan scan FILES (e.g. a copy of C:\\Windows\\System32\\winevt\\Logs)")
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+
+	src, err := live.Open(ctx, live.Config{
+		Filter:    cfg.Filter,
+		StatePath: o.state,
+		Follow:    o.follow,
+		BatchSize: o.batch,
+		Warn:      func(msg string) { fmt.Fprintln(stderr, "warning:", msg) },
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "evtxscan live: %v\n", err)
+		return exitUsage
+	}
+	defer src.Close()
+	// The channels were chosen by the query; forwarded events keep their
+	// origin's channel, so the analysis must not filter on it again.
+	cfg.Filter.Channels = nil
+	if !o.quiet {
+		fmt.Fprintf(stderr, "live: reading %s\n", strings.Join(src.Channels(), ", "))
+	}
+	if !o.follow {
+		return o.liveOnce(ctx, src, cfg, notifier, stderr)
+	}
+	return o.liveFollow(ctx, src, cfg, notifier, stderr)
+}
+
+// liveOnce analyses what the logs hold now, alerts, then saves the state.
+func (o *liveOptions) liveOnce(ctx context.Context, src *live.Source, cfg analysis.Config, notifier *notify.Notifier, stderr io.Writer) int {
+	res, code := o.liveRun(ctx, src, cfg, notifier, "evtxscan live report", stderr)
+	if res == nil {
+		return code
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintln(stderr, "evtxscan live: interrupted; the state was not saved, the next run reads these events again")
+		return exitUsage
+	}
+	if err := src.Commit(); err != nil {
+		fmt.Fprintf(stderr, "evtxscan live: %v\n", err)
+		return exitUsage
+	}
+	return code
+}
+
+// liveFollow analyses cycle after cycle until Ctrl-C.
+func (o *liveOptions) liveFollow(ctx context.Context, src *live.Source, cfg analysis.Config, notifier *notify.Notifier, stderr io.Writer) int {
+	baseDir := cfg.Report.Dir
+	worst := exitOK
+	for ctx.Err() == nil {
+		cycle := src.Cycle(followQuiet, followMax)
+		start := time.Now().UTC()
+		c := cfg
+		c.Report.Dir = filepath.Join(baseDir, start.Format("20060102T150405Z"))
+		res, code := o.liveRun(ctx, cycle, c, notifier, "evtxscan live report "+start.Format(time.RFC3339), stderr)
+		if res == nil {
+			return code
+		}
+		if code == exitFindings {
+			worst = exitFindings
+		}
+		if res.Read == 0 && ctx.Err() != nil {
+			os.RemoveAll(c.Report.Dir) // the empty cycle cut short by Ctrl-C
+			break
+		}
+		if res.Read > 0 && !o.quiet {
+			fmt.Fprintf(stderr, "live: %s: %d events, %d findings\n", start.Format(time.RFC3339), res.Read, len(res.Findings))
+		}
+		if ctx.Err() != nil {
+			break // an interrupted cycle is read again by the next run
+		}
+		if err := src.Commit(); err != nil {
+			fmt.Fprintf(stderr, "evtxscan live: %v\n", err)
+			return exitUsage
+		}
+	}
+	return worst
+}
+
+// liveRun runs one analysis and hands its findings to the notifier. It
+// returns a nil result when the run failed (the code says how).
+func (o *liveOptions) liveRun(ctx context.Context, src analysis.Source, cfg analysis.Config, notifier *notify.Notifier, title string, stderr io.Writer) (*analysis.Result, int) {
+	var warnings []string
+	cfg.Warn = func(err error) { warnings = append(warnings, err.Error()) }
+	cfg.Report.Title = title
+	if len(cfg.Report.Formats) > 0 {
+		if err := os.MkdirAll(cfg.Report.Dir, 0o755); err != nil {
+			fmt.Fprintf(stderr, "evtxscan: cannot create the report folder %s: %v (choose another with --out)\n", cfg.Report.Dir, err)
+			return nil, exitUsage
+		}
+	}
+	res, err := analysis.Run(ctx, src, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "evtxscan live: %v\n", err)
+		return nil, exitUsage
+	}
+	printWarnings(stderr, warnings)
+	if notifier != nil && len(res.Findings) > 0 {
+		// Queued alerts are on disk: only then may the state move on.
+		if err := notifier.Queue(res.Findings); err != nil {
+			fmt.Fprintf(stderr, "evtxscan live: %v\n", err)
+			return nil, exitUsage
+		}
+	}
+	if notifier != nil {
+		if err := notifier.Flush(ctx); err != nil {
+			fmt.Fprintf(stderr, "warning: %v\n", err)
+		}
+	}
+	if !o.quiet && !o.follow {
+		printSummary(stderr, res, cfg)
+	}
+	code := exitOK
+	for _, st := range res.Files {
+		if st.Err != nil {
+			code = exitUnreadable
+		}
+	}
+	if o.failLevel != "" {
+		l, _ := rules.ParseLevel(strings.ToLower(o.failLevel))
+		if res.CountAtLeast(l) > 0 {
+			code = exitFindings
+		}
+	}
+	return res, code
+}

@@ -1,0 +1,219 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"time"
+	"unicode/utf16"
+
+	"github.com/spf13/pflag"
+
+	"github.com/evtxscan/evtxscan/live"
+)
+
+func init() {
+	register(&command{name: "schedule", summary: "install, remove or show a Windows scheduled task that runs 'live --once'", run: runSchedule})
+}
+
+const scheduleUsage = `Usage:
+  evtxscan schedule install [--every 15m] [--name \evtxscan\live] [live flags]
+  evtxscan schedule remove  [--name \evtxscan\live]
+  evtxscan schedule status  [--name \evtxscan\live]
+
+install creates (or replaces) a Task Scheduler task that runs
+'evtxscan live --once --state FILE [live flags]' as SYSTEM every --every,
+never two at a time, catching up after the machine was off. It needs an
+elevated prompt. --state defaults to %ProgramData%\evtxscan\state.json.
+Alert secrets go into --notify-config (a file only administrators can read)
+or machine-wide environment variables (setx /M), never onto the command line.
+--print writes the task XML to stdout instead of installing it (any system).
+
+Examples:
+  evtxscan schedule install --every 15m --notify soc --notify-config C:\ProgramData\evtxscan\notify.yml --out C:\ProgramData\evtxscan\reports --format html,jsonl
+  evtxscan schedule status
+  evtxscan schedule remove
+
+Flags:
+`
+
+// scheduleFlags are schedule's own flags; the rest of the command line
+// goes to live.
+var scheduleFlags = map[string]bool{"every": true, "name": true, "print": false}
+
+func runSchedule(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		w := stderr
+		code := exitUsage
+		if len(args) > 0 {
+			w, code = stdout, exitOK
+		}
+		fmt.Fprint(w, scheduleUsage)
+		scheduleFlagSet(new(scheduleOptions), w).PrintDefaults()
+		fmt.Fprintln(w, "\nand every flag of 'evtxscan live' except --follow.")
+		return code
+	}
+	action := args[0]
+	own, rest := splitScheduleArgs(args[1:])
+	var o scheduleOptions
+	fs := scheduleFlagSet(&o, stderr)
+	if err := fs.Parse(own); err != nil {
+		fmt.Fprintf(stderr, "evtxscan schedule: %v\n", err)
+		return exitUsage
+	}
+	switch action {
+	case "install":
+		return o.install(rest, stdout, stderr)
+	case "remove", "status":
+		if len(rest) > 0 {
+			fmt.Fprintf(stderr, "evtxscan schedule %s: unexpected %q (only --name)\n", action, rest[0])
+			return exitUsage
+		}
+		if runtime.GOOS != "windows" {
+			fmt.Fprintln(stderr, "evtxscan schedule: scheduled tasks exist only on Windows; offline use: evtxscan scan FILES")
+			return exitUsage
+		}
+		if action == "remove" {
+			return schtasks(stdout, stderr, "/Delete", "/TN", o.name, "/F")
+		}
+		return schtasks(stdout, stderr, "/Query", "/TN", o.name, "/V", "/FO", "LIST")
+	}
+	fmt.Fprintf(stderr, "evtxscan schedule: unknown action %q: use install, remove or status\n", action)
+	return exitUsage
+}
+
+type scheduleOptions struct {
+	every time.Duration
+	name  string
+	print bool
+}
+
+func scheduleFlagSet(o *scheduleOptions, w io.Writer) *pflag.FlagSet {
+	fs := pflag.NewFlagSet("schedule", pflag.ContinueOnError)
+	fs.SetOutput(w)
+	fs.DurationVar(&o.every, "every", 15*time.Minute, "how often the task runs (1m to 744h)")
+	fs.StringVar(&o.name, "name", live.DefaultTaskName, "task path in Task Scheduler")
+	fs.BoolVar(&o.print, "print", false, "print the task XML (UTF-8) instead of installing it")
+	return fs
+}
+
+// splitScheduleArgs separates schedule's own flags from live's.
+func splitScheduleArgs(args []string) (own, rest []string) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		takesValue, ok := scheduleFlags[name]
+		if !strings.HasPrefix(a, "--") || !ok {
+			rest = append(rest, a)
+			continue
+		}
+		own = append(own, a)
+		if takesValue && !hasValue && i+1 < len(args) {
+			i++
+			own = append(own, args[i])
+		}
+	}
+	return own, rest
+}
+
+// install checks the live flags, builds the task and registers it.
+func (o *scheduleOptions) install(liveArgs []string, stdout, stderr io.Writer) int {
+	for _, a := range liveArgs {
+		if a == "--follow" || strings.HasPrefix(a, "--follow=") {
+			fmt.Fprintln(stderr, "evtxscan schedule install: a scheduled run reads once and ends; leave out --follow")
+			return exitUsage
+		}
+	}
+	args := append([]string{"live", "--once", "--quiet"}, liveArgs...)
+	lo, code := parseLiveFlags(args[1:], io.Discard, stderr)
+	if lo == nil {
+		if code == exitOK {
+			fmt.Fprintln(stderr, "evtxscan schedule install: --help is not a live flag here; see evtxscan live --help")
+			return exitUsage
+		}
+		return code
+	}
+	if _, err := lo.analysisFlags.config(time.Now()); err != nil {
+		fmt.Fprintf(stderr, "evtxscan schedule install: %v\n", err)
+		return exitUsage
+	}
+	if lo.state == "" {
+		state := programData() + `\evtxscan\state.json` // a Windows path, also in --print on other systems
+		args = append(args, "--state", state)
+	}
+	prog, err := os.Executable()
+	if err != nil {
+		fmt.Fprintf(stderr, "evtxscan schedule install: cannot find this program's path: %v\n", err)
+		return exitUsage
+	}
+	task := live.Task{Name: o.name, Every: o.every, Program: prog, Args: args, Author: os.Getenv("USERNAME")}
+	xml, err := task.XML()
+	if err != nil {
+		fmt.Fprintf(stderr, "evtxscan schedule install: %v\n", err)
+		return exitUsage
+	}
+	if o.print {
+		fmt.Fprint(stdout, utf16ToString(xml))
+		return exitOK
+	}
+	if runtime.GOOS != "windows" {
+		fmt.Fprintln(stderr, "evtxscan schedule: scheduled tasks exist only on Windows (--print shows the task XML anywhere); offline use: evtxscan scan FILES")
+		return exitUsage
+	}
+	f, err := os.CreateTemp("", "evtxscan-task-*.xml")
+	if err != nil {
+		fmt.Fprintf(stderr, "evtxscan schedule install: %v\n", err)
+		return exitUsage
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(xml); err != nil {
+		f.Close()
+		fmt.Fprintf(stderr, "evtxscan schedule install: %v\n", err)
+		return exitUsage
+	}
+	f.Close()
+	if code := schtasks(stdout, stderr, "/Create", "/TN", o.name, "/XML", f.Name(), "/F"); code != exitOK {
+		fmt.Fprintln(stderr, "evtxscan schedule install: run it from an elevated prompt (Run as administrator)")
+		return code
+	}
+	fmt.Fprintf(stdout, "installed %s: %s %s every %s as SYSTEM\n", o.name, prog, live.JoinCommandLine(args), o.every)
+	return exitOK
+}
+
+// programData is %ProgramData% (C:\ProgramData when unset).
+func programData() string {
+	if pd := os.Getenv("ProgramData"); pd != "" {
+		return pd
+	}
+	return `C:\ProgramData`
+}
+
+// schtasks runs schtasks.exe with its output passed through.
+func schtasks(stdout, stderr io.Writer, args ...string) int {
+	cmd := exec.Command("schtasks.exe", args...)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Run(); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			fmt.Fprintf(stderr, "evtxscan schedule: cannot run schtasks.exe: %v\n", err)
+		}
+		return exitUsage
+	}
+	return exitOK
+}
+
+// utf16ToString decodes the UTF-16LE task XML for printing, as UTF-8.
+func utf16ToString(b []byte) string {
+	if len(b) >= 2 && b[0] == 0xFF && b[1] == 0xFE {
+		b = b[2:]
+	}
+	u := make([]uint16, 0, len(b)/2)
+	for i := 0; i+1 < len(b); i += 2 {
+		u = append(u, uint16(b[i])|uint16(b[i+1])<<8)
+	}
+	return strings.Replace(string(utf16.Decode(u)), `encoding="UTF-16"`, `encoding="UTF-8"`, 1)
+}
