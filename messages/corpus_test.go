@@ -67,6 +67,12 @@ func TestCorpus(t *testing.T) {
 			"Product: EMET 5.51 -- This setup requires the .NET Framework version v4.5 or later.  Please install the .NET Framework and run this setup again."},
 		{"Yamato-Security+hayabusa-sample-evtx/DeepBlueCLI/many-events-application.evtx", 1179, "MsiInstaller", 1038,
 			"Windows Installer requires a system restart. Product Name: VMware Tools. Product Version: 9.6.2.1688356. Product Language: 1033. Manufacturer: VMware, Inc.. Type of System Restart: 1. Reason for Restart: 2."},
+		// Windows 7's WER report has 21 values: the text ending at Report Status.
+		{"Yamato-Security+hayabusa-sample-evtx/DeepBlueCLI/many-events-application.evtx", 153, "Windows Error Reporting", 1001,
+			"Fault bucket , type 0\nEvent Name: WindowsUpdateFailure\nResponse: Not available\nCab Id: 0\n\nProblem signature:\n" +
+				"P1: 7.3.7600.16385\nP2: 8024001f\nP3: 00000000-0000-0000-0000-000000000000\nP4: Scan\nP5: 101\nP6: Unmanaged\nP7: \nP8: \nP9: \nP10: \n\n" +
+				"Attached files:\n\n\nThese files may be available here:\n\n\nAnalysis symbol: \nRechecking for solution: 0\n" +
+				"Report Id: a86962e8-3bff-11e3-ad72-00155de6c5e3\nReport Status: 0"},
 		// Windows 7 wrote Application Error 1000 with 13 unnamed values:
 		// the Windows 7 text (ending at Report Id) is the one chosen.
 		{"Yamato-Security+hayabusa-sample-evtx/DeepBlueCLI/many-events-application.evtx", 1590, "Application Error", 1000,
