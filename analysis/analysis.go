@@ -162,7 +162,13 @@ func Run(ctx context.Context, src Source, cfg Config) (*Result, error) {
 	// Phase 2: in time order, drop duplicates, run the rules, follow
 	// uninstall sessions and write the timeline.
 	prog.Phase.Store("analysing")
-	tracker := uninstall.NewTracker()
+	// Events reach the tracker in time order (after the sorter), so it can
+	// close sessions as they end and keep only the open ones.
+	trackerOpts := []uninstall.Option{uninstall.Ordered()}
+	if cfg.Rules != nil {
+		trackerOpts = append(trackerOpts, uninstall.WithRuleset(cfg.Rules))
+	}
+	tracker := uninstall.NewTracker(trackerOpts...)
 	emit := func(f rules.Finding) {
 		res.Findings = append(res.Findings, f)
 		prog.Findings.Add(1)
