@@ -225,6 +225,15 @@ func scm(id uint16, at string, params ...string) *parser.Event {
 	return synth("Service Control Manager", id, at, atLevel(lvl), namedData(kv...))
 }
 
+// scmWithKey sets the Binary SCM writes: UTF-16LE "<key>" + NUL, or
+// "<key>/<state>" + NUL for 7036.
+func scmWithKey(ev *parser.Event, keyAndState string) *parser.Event {
+	for _, r := range keyAndState + "\x00" {
+		ev.Binary = append(ev.Binary, byte(r), 0)
+	}
+	return ev
+}
+
 // contosoRollback is §8 scenario 1: an uninstall failing in a custom action.
 func contosoRollback() []*parser.Event {
 	pkg := `C:\Users\alice\Downloads\ContosoAgent.msi`
@@ -357,6 +366,10 @@ func TestRuleMsiUninstallFailedStatus(t *testing.T) {
 			events: []*parser.Event{msiStatus(1034, "10:00:00", "Contoso Agent", "1", "0", contosoCode, atLevel(2))}},
 		{name: "near-miss: install 1033 with 1603", rule: rule, want: 0,
 			events: []*parser.Event{msiStatus(1033, "10:00:00", "Contoso Agent", "1", "1603", contosoCode)}},
+		{name: "near-miss: status missing", rule: rule, want: 0,
+			events: []*parser.Event{synth("MsiInstaller", 1034, "10:00:00", posData("Contoso Agent", "1", "1033"))}},
+		{name: "near-miss: status not a number", rule: rule, want: 0,
+			events: []*parser.Event{msiStatus(1034, "10:00:00", "Contoso Agent", "1", "(NULL)", contosoCode)}},
 		{name: "near-miss: another provider's 1034", rule: rule, want: 0,
 			events: []*parser.Event{msiStatus(1034, "10:00:00", "Contoso Agent", "1", "1603", contosoCode, fromProvider("Contoso"))}},
 	})
@@ -546,8 +559,9 @@ func TestRuleUninstallServiceTeardownFailure(t *testing.T) {
 	start := msiSession(1040, "14:00:00.500", `C:\Installers\FabrikamVPN.msi`, "9120")
 	runPackCases(t, []packCase{
 		{name: "service binary gone after the session (§8 scenario 3)", rule: rule, want: some, level: "high",
-			events: []*parser.Event{start, scm(7000, "14:07:20", "Fabrikam VPN Service", "%%2")},
-			fields: map[string]string{"ServiceName": "Fabrikam VPN Service"}},
+			events: []*parser.Event{start, scmWithKey(scm(7000, "14:07:20", "Fabrikam VPN Service", "%%2"), "FabVpnSvc")},
+			fields: map[string]string{"ServiceName": "Fabrikam VPN Service", "ServiceKey": "FabVpnSvc",
+				"ErrorMeaning": "the system cannot find the file specified (service binary missing)"}},
 		{name: "MSI could not stop a service", rule: rule, want: some, events: []*parser.Event{
 			start, msiSentence(11921, "14:00:30", "Product: Fabrikam VPN -- Error 1921. Service 'Fabrikam VPN Service' (FabVpnSvc) could not be stopped.", otherCode, atLevel(2))}},
 		{name: "near-miss: service failure without an MSI session", rule: rule, want: 0,
@@ -1067,6 +1081,57 @@ func TestBuiltinOnRealLogs(t *testing.T) {
 				if fs := found[id]; len(fs) > 0 {
 					t.Errorf("%s: got %d findings, want none%s", id, len(fs), describeFindings(fs))
 				}
+			}
+		})
+	}
+}
+
+// TestBuiltinFieldMapsResolve checks what the built-in field maps make of
+// real event shapes: positions, decoders and labels.
+func TestBuiltinFieldMapsResolve(t *testing.T) {
+	rs := builtinRuleset(t)
+	scm7036 := scmWithKey(scm(7036, "10:00:00", "Software Protection", "running"), "sppsvc/4")
+	hang := synth("Application Hang", 1002, "14:00:09", posData("msiexec.exe", "5.0.19041.1", "2d4c", "01dab0c0d0e0f000",
+		"5000", `C:\Windows\System32\msiexec.exe`, "9a1b2c3d", "", "", "Unknown"))
+	restart := synth("MsiInstaller", 1038, "10:00:00", posData("VMware Tools", "12.1", "1033", "1", "2", "VMware, Inc.", "(NULL)"))
+	servicing := synth("Microsoft-Windows-Servicing", 1, "10:00:00", namedData("identifier", "Package_for_KB5050001",
+		"currentPackageState", "112", "targetPackageState", "0", "client", "DISM Manager Provider"))
+	wusa := synth("Microsoft-Windows-WUSA", 8, "10:00:00", namedData("UpdateTitle", "KB5050001", "ErrorCode", "2147942405"))
+	session := msiSession(1040, "10:00:00", `C:\Users\alice\Downloads\ContosoAgent.msi`, "6700")
+	session.System.ProcessID = 17924 // Execution/@ProcessID (msiexec service) differs from the client
+	tests := []struct {
+		name  string
+		ev    *parser.Event
+		field string
+		want  string
+		ok    bool
+	}{
+		{"1034 product", msiStatus(1034, "10:00:00", "Contoso Agent", "4.2", "1603", contosoCode), "ProductName", "Contoso Agent", true},
+		{"1034 product code from Binary", msiStatus(1034, "10:00:00", "Contoso Agent", "4.2", "1603", contosoCode), "ProductCode", contosoCode, true},
+		{"1034 result", msiStatus(1034, "10:00:00", "Contoso Agent", "4.2", "1603", contosoCode), "Result", "failure", true},
+		{"11725 product from sentence", msiSentence(11725, "10:00:00", "Product: Contoso Agent -- Removal failed.", contosoCode), "ProductName", "Contoso Agent", true},
+		{"11725 result", msiSentence(11725, "10:00:00", "Product: Contoso Agent -- Removal failed.", contosoCode), "Result", "failure", true},
+		{"11722 error meaning", contosoRollback()[2], "MsiErrorMeaning", "a program run as part of the setup did not finish as expected", true},
+		{"1040 package", session, "Package", `C:\Users\alice\Downloads\ContosoAgent.msi`, true},
+		{"1040 client pid", session, "ClientProcessId", "6700", true},
+		{"1040 package file", session, "PackageFile", "ContosoAgent.msi", true},
+		{"1040 ProcessID stays the System field", session, "ProcessID", "17924", true},
+		{"1038 restart reason", restart, "RestartReasonMeaning", "ScheduleReboot action", true},
+		{"1038 manufacturer is Data[6]", restart, "Manufacturer", "VMware, Inc.", true},
+		{"1037 status is Data[5]", msiUpdate(1037, "10:00:00", "Contoso Agent", "Hotfix 1", "1646"), "Status", "1646", true},
+		{"1002 path is Data[6]", hang, "AppPath", `C:\Windows\System32\msiexec.exe`, true},
+		{"7036 key from Binary", scm7036, "ServiceKey", "sppsvc", true},
+		{"7036 state from Binary, not the localized text", scm7036, "StateMeaning", "running", true},
+		{"servicing target state", servicing, "TargetState", "Absent", true},
+		{"WUSA decimal error code", wusa, "ErrorMeaning", "E_ACCESSDENIED: access denied", true},
+		{"unknown label gives no text", msiStatus(1034, "10:00:00", "A", "1", "1234", contosoCode), "StatusMeaning", "", false},
+		{"map does not leak to other ids", synth("MsiInstaller", 1040, "10:00:00", posData("x", "1")), "Status", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := rs.Resolve(tt.ev, tt.field)
+			if got != tt.want || ok != tt.ok {
+				t.Errorf("Resolve(%s) = %q, %v; want %q, %v", tt.field, got, ok, tt.want, tt.ok)
 			}
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"strconv"
 	"strings"
+	"unicode/utf16"
 )
 
 // A Decoder turns the resolved values of its arguments into one derived
@@ -24,6 +25,8 @@ var decoders = map[string]Decoder{
 	"msi_sentence_outcome": decodeMsiSentenceOutcome,
 	"msi_error_number":     decodeMsiErrorNumber,
 	"msi_result":           decodeMsiResult,
+	"scm_service_key":      decodeSCMServiceKey,
+	"scm_service_state":    decodeSCMServiceState,
 	"last_number":          decodeLastNumber,
 	"hresult":              decodeHResult,
 	"lower":                decodeLower,
@@ -198,6 +201,65 @@ func decodeMsiResult(args []string) (string, bool) {
 		return "failure", true
 	}
 	return "", false
+}
+
+// maxSCMBinary bounds the Binary the SCM decoders read: a service key name is
+// at most 256 characters, so anything longer is not what Windows wrote.
+const maxSCMBinary = 2 * 2 * 300
+
+// scmBinaryText decodes the Binary of Service Control Manager 7036 (and
+// 7031/7040), UTF-16LE text "<service key>/<state>" ending in NULs, e.g.
+// "sppsvc/4". It returns key and state ("" when there is no "/").
+func scmBinaryText(hexText string) (key, state string, ok bool) {
+	if len(hexText) == 0 || len(hexText)%4 != 0 || len(hexText) > maxSCMBinary {
+		return "", "", false
+	}
+	raw, err := hex.DecodeString(hexText)
+	if err != nil {
+		return "", "", false
+	}
+	units := make([]uint16, 0, len(raw)/2)
+	for i := 0; i+1 < len(raw); i += 2 {
+		u := uint16(raw[i]) | uint16(raw[i+1])<<8
+		if u == 0 {
+			break
+		}
+		units = append(units, u)
+	}
+	text := string(utf16.Decode(units))
+	if text == "" {
+		return "", "", false
+	}
+	key, state, _ = strings.Cut(text, "/")
+	return key, state, key != ""
+}
+
+// decodeSCMServiceKey returns the service key name (e.g. "sppsvc") from the
+// Binary of an SCM event; the display name in param1 is localized, the key
+// name is not.
+func decodeSCMServiceKey(args []string) (string, bool) {
+	if len(args) != 1 {
+		return "", false
+	}
+	key, _, ok := scmBinaryText(args[0])
+	return key, ok
+}
+
+// decodeSCMServiceState returns the numeric service state after the "/" in
+// the Binary of SCM 7036 (1 stopped, 4 running, … as SERVICE_STATUS
+// dwCurrentState); param2 says the same in the reader's language.
+func decodeSCMServiceState(args []string) (string, bool) {
+	if len(args) != 1 {
+		return "", false
+	}
+	_, state, ok := scmBinaryText(args[0])
+	if !ok || state == "" {
+		return "", false
+	}
+	if _, err := strconv.ParseUint(state, 10, 8); err != nil {
+		return "", false
+	}
+	return state, true
 }
 
 // decodeLastNumber returns the last run of ASCII digits in a text, e.g. 1612
