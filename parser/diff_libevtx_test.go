@@ -107,6 +107,8 @@ var libevtxWrong = []knownDifference{
 var diffKinds = []string{
 	"missing", "duplicate", "time", "event_id", "qualifiers", "provider", "channel", "computer",
 	"level", "keywords", "user_sid", "event_data_count", "event_data_name", "event_data_value", "binary",
+	"provider_guid", "version", "task", "opcode", "process_id", "thread_id", "activity_id", "related_activity_id",
+	"user_data",
 }
 
 // lxEvent is one record as evtxexport -f xml renders it: only what the
@@ -122,6 +124,8 @@ type lxEvent struct {
 	level      string
 	keywords   string
 	userID     string  // System/Security/@UserID
+	system     []Field // other System values compared (see otherSystem)
+	userData   []Field // UserData leaves and attributes (see flattenNode)
 	data       []Field // EventData children (Data, ComplexData) in order
 	binary     string  // EventData/Binary, hex
 	hasBinary  bool
@@ -244,6 +248,22 @@ func parseLibevtxRecord(b []byte) (lxEvent, error) {
 			if len(stack) == 2 && stack[0].name == "Event" && stack[1].name == "EventData" {
 				ev.data = append(ev.data, Field{Name: f.attr("Name"), Value: text})
 			}
+		}
+		switch p {
+		case "Event/System/Provider":
+			ev.system = append(ev.system, Field{"provider_guid", f.attr("Guid")})
+		case "Event/System/Version", "Event/System/Task", "Event/System/Opcode":
+			ev.system = append(ev.system, Field{strings.ToLower(f.name), text})
+		case "Event/System/Execution":
+			ev.system = append(ev.system, Field{"process_id", f.attr("ProcessID")}, Field{"thread_id", f.attr("ThreadID")})
+		case "Event/System/Correlation":
+			ev.system = append(ev.system, Field{"activity_id", f.attr("ActivityID")}, Field{"related_activity_id", f.attr("RelatedActivityID")})
+		}
+		if len(stack) >= 2 && stack[0].name == "Event" && stack[1].name == "UserData" {
+			// f is below <UserData>: keep its attributes and, for a leaf,
+			// its text, keyed by the path below <UserData>.
+			rel := strings.TrimPrefix(p, "Event/UserData/")
+			ev.userData = append(ev.userData, flattenElement(rel, f.attrs, text, f.children == 0)...)
 		}
 	}
 	i := 0
@@ -389,6 +409,41 @@ func decodeXMLEntities(s string) string {
 		}
 		s = s[j+1:]
 	}
+}
+
+// flattenElement lists an element of UserData for comparison: its
+// attributes as "path/@name" (namespace declarations left out: they are
+// presentation), then, for a leaf, its text as "path".
+func flattenElement(path string, attrs []Field, text string, leaf bool) []Field {
+	var fs []Field
+	for _, a := range attrs {
+		if a.Name == "xmlns" || strings.HasPrefix(a.Name, "xmlns:") {
+			continue
+		}
+		fs = append(fs, Field{Name: path + "/@" + a.Name, Value: a.Value})
+	}
+	if leaf {
+		fs = append(fs, Field{Name: path, Value: text})
+	}
+	return fs
+}
+
+// flattenNode lists our UserData tree the way parseLibevtxRecord lists
+// libevtx's: children first (an element is listed when it closes), then
+// the element's own attributes and leaf text.
+func flattenNode(n *Node, prefix string) []Field {
+	if n == nil {
+		return nil
+	}
+	path := n.Name
+	if prefix != "" {
+		path = prefix + "/" + n.Name
+	}
+	var fs []Field
+	for _, c := range n.Children {
+		fs = append(fs, flattenNode(c, path)...)
+	}
+	return append(fs, flattenElement(path, n.Attrs, n.Text, len(n.Children) == 0)...)
 }
 
 // corpusFiles returns every .evtx file under root, sorted, as paths
@@ -633,6 +688,28 @@ func compareRecord(l *lxEvent, e *Event) []mismatch {
 	if l.userID != s.UserID {
 		add("user_sid", s.UserID, l.userID)
 	}
+	for _, f := range l.system {
+		ours := otherSystem(s, f.Name)
+		// Not a libevtx quirk but our model: System.ProviderGUID and the
+		// activity ids are canonical upper-case (event.go), while a GUID
+		// written as a string stays as written in the XML, which libevtx
+		// (and our Event.XML) show, e.g. the Service Control Manager's
+		// lower-case Provider Guid. Compare GUIDs case-insensitively.
+		if f.Value != ours && !(strings.HasPrefix(f.Value, "{") && strings.EqualFold(f.Value, ours)) {
+			add(f.Name, ours, f.Value)
+		}
+	}
+	ourUD := flattenNode(e.UserData, "")
+	if len(ourUD) != len(l.userData) {
+		add("user_data", fieldsSummary(ourUD), fieldsSummary(l.userData))
+	} else {
+		for i := range ourUD {
+			if ourUD[i].Name != l.userData[i].Name || !sameDataValue(l.userData[i].Value, ourUD[i].Value) {
+				addField("user_data", ourUD[i].Name, fmt.Sprintf("%s=%q", ourUD[i].Name, ourUD[i].Value), fmt.Sprintf("%s=%q", l.userData[i].Name, l.userData[i].Value))
+				ms[len(ms)-1].oursValue, ms[len(ms)-1].libevtxValue = ourUD[i].Value, l.userData[i].Value
+			}
+		}
+	}
 
 	if len(l.data) != len(e.EventData) {
 		add("event_data_count", fieldsSummary(e.EventData), fieldsSummary(l.data))
@@ -656,6 +733,30 @@ func compareRecord(l *lxEvent, e *Event) []mismatch {
 		add("binary", clip(ourBinary), clip(l.binary))
 	}
 	return ms
+}
+
+// otherSystem returns our rendering of the System value libevtx's reader
+// keyed as name.
+func otherSystem(s *System, name string) string {
+	switch name {
+	case "provider_guid":
+		return s.ProviderGUID
+	case "version":
+		return strconv.Itoa(int(s.Version))
+	case "task":
+		return strconv.Itoa(int(s.Task))
+	case "opcode":
+		return strconv.Itoa(int(s.Opcode))
+	case "process_id":
+		return strconv.FormatUint(uint64(s.ProcessID), 10)
+	case "thread_id":
+		return strconv.FormatUint(uint64(s.ThreadID), 10)
+	case "activity_id":
+		return s.ActivityID
+	case "related_activity_id":
+		return s.RelatedActivityID
+	}
+	return "?" + name
 }
 
 // sameDataValue compares one EventData value, after undoing libevtx's

@@ -51,9 +51,10 @@ const fuzzSeedLimit = 4096 + 65536
 // every damaged sample, plus hand-made corner cases; crashers found by long
 // runs are kept as regression seeds in testdata/fuzz/FuzzFile.
 //
-// Long run (one core; the machine is shared):
+// Long run (one core; the machine is shared; inputs are 64 KiB chunks, so
+// keep minimizing short):
 //
-//	go test ./parser -run '^$' -fuzz FuzzFile -fuzztime 15m -parallel 1
+//	go test ./parser -run '^$' -fuzz FuzzFile -fuzztime 15m -fuzzminimizetime 20x -parallel 1 -timeout 40m
 func FuzzFile(f *testing.F) {
 	for _, seed := range fuzzSeeds(f) {
 		f.Add(seed)
@@ -145,7 +146,8 @@ func parseFuzzInput(ctx context.Context, data []byte, opts Options) (failures []
 		if len(ev.XML) > fuzzMaxEventBytes {
 			fail("record at offset %d: %d bytes of XML", ev.Source.Offset, len(ev.XML))
 		}
-		if err := checkWellFormedXML(ev.XML); err != nil && (checkRecoveredXML || !ev.Source.Recovered) {
+		if err := checkWellFormedXML(ev.XML); err != nil && (checkRecoveredXML || !ev.Source.Recovered) &&
+			!(errors.Is(err, errManyRoots) && fuzzIgnores("F2")) {
 			fail("record at offset %d: XML not well-formed: %.200s: %.300q", ev.Source.Offset, err.Error(), ev.XML)
 		}
 	}
@@ -196,6 +198,23 @@ func checkYieldedError(err error, size int64, fail func(string, ...any)) {
 	}
 }
 
+// errManyRoots is the XML check's error for a record rendered as more
+// than one root element (finding F2).
+var errManyRoots = errors.New("more than one root element")
+
+// fuzzIgnores reports whether the open finding id (F1, F2, … in
+// /work/team/parser-mismatches.md) is listed in EVTXSCAN_FUZZ_IGNORE
+// (comma-separated). A long fuzz run sets it so that a finding already
+// reported does not stop the search for new ones; tests never set it.
+func fuzzIgnores(id string) bool {
+	for _, f := range strings.Split(os.Getenv("EVTXSCAN_FUZZ_IGNORE"), ",") {
+		if strings.TrimSpace(f) == id {
+			return true
+		}
+	}
+	return false
+}
+
 // checkWellFormedXML decodes s with encoding/xml (empty is fine). The record
 // XML must be well-formed whatever the input: values are attacker-controlled.
 func checkWellFormedXML(s string) error {
@@ -223,7 +242,7 @@ func checkWellFormedXML(s string) error {
 			if depth == 0 {
 				roots++
 				if roots > 1 {
-					return errors.New("more than one root element")
+					return errManyRoots
 				}
 			}
 			depth++
