@@ -91,7 +91,7 @@
 // length, count and offset read from the file is checked against the bytes
 // that exist before it is used; allocations are bounded by the input; every
 // loop makes forward progress; element depth (256), nesting of templates
-// and BinXML values (32) and the output of one record (131072 items) are
+// and BinXML values (32) and the output of one record (32768 items) are
 // capped; names and templates are cached by offset so no definition is
 // parsed twice per chunk. A panic inside a chunk (a bug) is recovered and
 // reported as a *ChunkError wrapping ErrPanic instead of ending the run.

@@ -44,7 +44,7 @@ type oitem struct {
 
 // maxOutputItems bounds the output of one record: template reuse can make
 // output grow much faster than input (a value referenced many times, nested).
-const maxOutputItems = 1 << 17
+const maxOutputItems = 1 << 15
 
 // renderState is the state of rendering one record.
 type renderState struct {
@@ -96,6 +96,8 @@ type instState struct {
 	rendered []string
 	done     []bool
 	frags    map[int][]part
+	arrFor   int      // value index arrItems holds the items of, -1 for none
+	arrItems [][]byte // see split
 }
 
 func (r *renderState) newInst(in *instance, nested bool) *instState {
@@ -104,7 +106,7 @@ func (r *renderState) newInst(in *instance, nested bool) *instState {
 	}
 	st := r.insts[r.instN]
 	r.instN++
-	st.in, st.nested = in, nested
+	st.in, st.nested, st.arrFor = in, nested, -1
 	n := len(in.values)
 	if cap(st.rendered) < n {
 		st.rendered, st.done = make([]string, n), make([]bool, n)
@@ -167,21 +169,29 @@ func (r *renderState) intern(b []byte, st *instState, i int) string {
 	return s
 }
 
+// split returns the items of array value i, split once per instance and
+// value (an element repeated per item must not re-split the array for each
+// item: that would be quadratic in the item count).
+func (st *instState) split(r *renderState, i int) [][]byte {
+	if st.arrFor != i {
+		v := st.in.values[i]
+		st.arrItems = arrayItems(v.typ&^typeArray, r.d.data[v.off:v.off+v.size], st.arrItems[:0])
+		st.arrFor = i
+	}
+	return st.arrItems
+}
+
 // item renders array item k of value i.
 func (st *instState) item(r *renderState, i, k int) (string, bool) {
-	v := st.in.values[i]
-	base := v.typ &^ typeArray
-	r.arr = arrayItems(base, r.d.data[v.off:v.off+v.size], r.arr[:0])
-	if k < 0 || k >= len(r.arr) {
+	items := st.split(r, i)
+	if k < 0 || k >= len(items) {
 		return "", false
 	}
-	return string(appendValue(nil, base, r.arr[k])), true
+	return string(appendValue(nil, st.in.values[i].typ&^typeArray, items[k])), true
 }
 
 func (st *instState) arrayLen(r *renderState, i int) int {
-	v := st.in.values[i]
-	r.arr = arrayItems(v.typ&^typeArray, r.d.data[v.off:v.off+v.size], r.arr[:0])
-	return len(r.arr)
+	return len(st.split(r, i))
 }
 
 func (r *renderState) grow(n int) error {
@@ -316,6 +326,9 @@ func (r *renderState) element(e *element, st *instState, depth int, out []oitem)
 		}
 	}
 	for k := 0; k < count; k++ {
+		if err := r.grow(1); err != nil {
+			return out, err
+		}
 		sel := -1
 		if expand >= 0 {
 			sel = k
@@ -335,7 +348,7 @@ func (r *renderState) element(e *element, st *instState, depth int, out []oitem)
 		}
 		out = append(out, oitem{kind: outElement, node: n})
 	}
-	return out, r.grow(count)
+	return out, nil
 }
 
 // attrText renders an attribute value: texts, references and substitutions

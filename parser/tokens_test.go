@@ -206,6 +206,24 @@ func TestTokens(t *testing.T) {
 			wantErr: ErrBadToken,
 		},
 		{
+			name: "array of 10000 items repeats the element 10000 times",
+			body: simpleTemplate(func(cb *chunkBuilder) {
+				dataSubst(cb, 0xFFFF, "N", 0, typeUint16|typeArray, false)
+			}, tv{typeUint16 | typeArray, make([]byte, 20000)}),
+			check: func(t *testing.T, e *Event) {
+				if len(e.EventData) != 10000 || e.EventData[9999] != (Field{"N", "0"}) {
+					t.Errorf("%d fields, last %v", len(e.EventData), e.EventData[len(e.EventData)-1])
+				}
+			},
+		},
+		{
+			name: "output past the per-record cap is an error",
+			body: simpleTemplate(func(cb *chunkBuilder) {
+				dataSubst(cb, 0xFFFF, "N", 0, typeUint8|typeArray, false)
+			}, tv{typeUint8 | typeArray, make([]byte, 40000)}),
+			wantErr: ErrTooDeep,
+		},
+		{
 			name: "UserData tree",
 			body: func(cb *chunkBuilder) {
 				cb.fragmentHeader()
