@@ -77,6 +77,13 @@ func TestHTMLInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The hostile fixture's records come first (they are older).
+	hostile, _ := hostileFixture(t)
+	for _, ev := range hostile {
+		if err := w.AddEvent(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for i := 0; i < n; i++ {
 		ev := fixtureEvent(i)
 		if i%50 == 7 {
@@ -121,7 +128,7 @@ func TestHTMLInBrowser(t *testing.T) {
 	// Hostile text is shown literally, as text: escaped in the serialized DOM.
 	mustContain("script tag as text", `MSI uninstall failed: &lt;script&gt;window.__xss=1;document.title='pwned'&lt;/script&gt;`)
 	mustContain("rtl override made visible", `safe\u202eexe.txt`)
-	mustContain("timeline rows rendered", `data-matched="600"`)
+	mustContain("timeline rows rendered", fmt.Sprintf(`data-matched="%d"`, n+len(hostile)))
 
 	// Filters preset by the URL hash: text and level.
 	wantRemoval := 0
@@ -148,6 +155,13 @@ func TestHTMLInBrowser(t *testing.T) {
 	if strings.Contains(dom, "<img src=\"x\"") || strings.Contains(dom, "<img src=x") {
 		t.Errorf("event text became an element")
 	}
+
+	// The hostile fixture file's rows, as text.
+	dom = chromium(t, bin, url+"#computer=HOSTILE-PC", "")
+	mustContain("hostile fixture rows", `data-matched="8"`)
+	mustContain("hostile fixture script as text", `&lt;script&gt;alert(1)&lt;/script&gt;`)
+	mustContain("hostile fixture control characters visible", `Ctl\x01\x02`)
+	mustContain("script ran with hostile fixture rows", `data-evx-xss="undefined"`)
 
 	shotDir := os.Getenv("EVTXSCAN_ARTIFACTS")
 	if shotDir == "" {
