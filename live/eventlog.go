@@ -53,8 +53,9 @@ type record struct {
 	XML     []byte // EvtRender output
 	Message string // EvtFormatMessage text, "" when unavailable
 	Err     error  // rendering failed; XML may be empty
-	// RecordID is the record's EventRecordID when the implementation knows
-	// it without parsing (0 otherwise).
+	// RecordID is the record's id in the channel read (from its bookmark),
+	// or 0 when unknown; for forwarded events it is not the
+	// System/EventRecordID, which is the origin machine's.
 	RecordID uint64
 }
 
@@ -77,3 +78,23 @@ func bookmarkXML(channel string, recordID uint64) string {
 var attrEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "'", "&apos;", `"`, "&quot;")
 
 func xmlAttrEscape(s string) string { return attrEscaper.Replace(s) }
+
+// bookmarkRecordID reads the RecordId of the first Bookmark in bookmark
+// XML as EvtRender writes it.
+func bookmarkRecordID(xml string) (uint64, bool) {
+	i := strings.Index(xml, "RecordId=")
+	if i < 0 || i+len("RecordId=")+1 >= len(xml) {
+		return 0, false
+	}
+	rest := xml[i+len("RecordId="):]
+	q := rest[0]
+	if q != '\'' && q != '"' {
+		return 0, false
+	}
+	end := strings.IndexByte(rest[1:], q)
+	if end < 0 {
+		return 0, false
+	}
+	id, err := strconv.ParseUint(rest[1:1+end], 10, 64)
+	return id, err == nil && id != 0
+}

@@ -123,6 +123,8 @@ type winReader struct {
 	signal  windows.Handle // subscriptions only
 	handles []wevtapi.Handle
 	buf     []uint16
+	bm      wevtapi.Handle // bookmark used to learn each record's channel id
+	bmBuf   []uint16
 }
 
 func (r *winReader) Next(max int) ([]record, error) {
@@ -154,6 +156,16 @@ func (r *winReader) render(h wevtapi.Handle) record {
 		return record{Err: fmt.Errorf("EvtRender: %w", err)}
 	}
 	rec := record{XML: []byte(xml)}
+	// The record id in this channel comes from a bookmark: for forwarded
+	// events System/EventRecordID is the origin's and useless as a position.
+	if r.bm == 0 {
+		r.bm, _ = wevtapi.CreateBookmark("")
+	}
+	if r.bm != 0 && wevtapi.UpdateBookmark(r.bm, h) == nil {
+		if bx, err := wevtapi.RenderXML(r.bm, wevtapi.RenderBookmark, &r.bmBuf); err == nil {
+			rec.RecordID, _ = bookmarkRecordID(bx)
+		}
+	}
 	if provider, id, ok := providerAndID(rec.XML); ok {
 		rec.Message = r.log.message(provider, id, h)
 	}
@@ -216,6 +228,8 @@ func (r *winReader) Wait(ctx context.Context, timeout time.Duration) error {
 func (r *winReader) Close() error {
 	err := wevtapi.Close(r.h)
 	r.h = 0
+	wevtapi.Close(r.bm)
+	r.bm = 0
 	if r.signal != 0 {
 		windows.CloseHandle(r.signal)
 		r.signal = 0

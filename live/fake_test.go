@@ -68,6 +68,17 @@ func (f *fakeLog) add(channel string, eventID uint16, n int) {
 	f.signal = make(chan struct{})
 }
 
+// addForwarded appends an event forwarded from another machine: its
+// System/EventRecordID is the origin's (originID), not the channel's.
+func (f *fakeLog) addForwarded(channel string, originID uint64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.ch(channel)
+	xml := fmt.Sprintf(`<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><Provider Name='Microsoft-Windows-Security-Auditing'/><EventID>4624</EventID><EventRecordID>%d</EventRecordID><Channel>Security</Channel><Computer>WKS1</Computer></System></Event>`, originID)
+	c.recs = append(c.recs, fakeRecord{id: c.nextID, xml: xml})
+	c.nextID++
+}
+
 // addBroken appends a record that cannot be rendered.
 func (f *fakeLog) addBroken(channel string) {
 	f.mu.Lock()

@@ -56,3 +56,26 @@ func TestBookmarkXML(t *testing.T) {
 		t.Errorf("escaping: %s", got)
 	}
 }
+
+func TestBookmarkRecordID(t *testing.T) {
+	tests := []struct {
+		xml string
+		id  uint64
+		ok  bool
+	}{
+		{"<BookmarkList>\r\n  <Bookmark Channel='ForwardedEvents' RecordId='1234' IsCurrent='true'/>\r\n</BookmarkList>", 1234, true},
+		{bookmarkXML("System", 7), 7, true},
+		{`<Bookmark Channel="A" RecordId="9"/>`, 9, true},
+		{`<Bookmark Channel='A' RecordId='x'/>`, 0, false},
+		{`<Bookmark Channel='A' RecordId='0'/>`, 0, false},
+		{`<Bookmark Channel='A' RecordId=`, 0, false},
+		{`<Bookmark Channel='A' RecordId='12`, 0, false},
+		{``, 0, false},
+	}
+	for _, tt := range tests {
+		id, ok := bookmarkRecordID(tt.xml)
+		if id != tt.id || ok != tt.ok {
+			t.Errorf("bookmarkRecordID(%q) = %d, %v; want %d, %v", tt.xml, id, ok, tt.id, tt.ok)
+		}
+	}
+}

@@ -420,8 +420,11 @@ func (s *Source) deliver(ch string, rec *record, floor uint64, yield func(*parse
 			err = nil
 		}
 	}
+	// The position in the channel: the record id the event log reports
+	// (for ForwardedEvents it differs from System/EventRecordID, which is
+	// the origin's), else the event's own.
 	id := rec.RecordID
-	if ev != nil && ev.System.EventRecordID != 0 {
+	if id == 0 && ev != nil {
 		id = ev.System.EventRecordID
 	}
 	if floor != 0 && id != 0 && id <= floor {
@@ -446,6 +449,7 @@ func (s *Source) deliver(ch string, rec *record, floor uint64, yield func(*parse
 	s.mu.Unlock()
 
 	ev.Source.File = "live:" + ch
+	ev.Source.RecordID = id
 	if ev.System.Channel == "" {
 		ev.System.Channel = ch
 	}

@@ -514,3 +514,32 @@ func TestCycles(t *testing.T) {
 		t.Errorf("Records %d", st.Records)
 	}
 }
+
+func TestForwardedEventsArePositionedByChannelID(t *testing.T) {
+	statePath := filepath.Join(t.TempDir(), "state.json")
+	log := newFakeLog()
+	log.addForwarded("ForwardedEvents", 900000)
+	log.addForwarded("ForwardedEvents", 17)
+	cfg := Config{StatePath: statePath, Channels: []string{"ForwardedEvents"}}
+	s := openFake(t, log, cfg)
+	var got []string
+	for ev, err := range s.Events(context.Background()) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%d/%d", ev.Source.RecordID, ev.System.EventRecordID))
+	}
+	if fmt.Sprint(got) != "[1/900000 2/17]" {
+		t.Errorf("Source.RecordID/System.EventRecordID = %v", got)
+	}
+	s.Commit()
+	if st, _ := LoadState(statePath); st.Channels["ForwardedEvents"].RecordID != 2 {
+		t.Errorf("bookmark %d, want the channel's record id 2", st.Channels["ForwardedEvents"].RecordID)
+	}
+	log.addForwarded("ForwardedEvents", 5)
+	s2 := openFake(t, log, cfg)
+	ids, _ := collect(t, s2)
+	if fmt.Sprint(ids["ForwardedEvents"]) != "[5]" {
+		t.Errorf("second run read %v, want only the new event", ids)
+	}
+}
