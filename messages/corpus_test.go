@@ -67,6 +67,15 @@ func TestCorpus(t *testing.T) {
 			"Product: EMET 5.51 -- This setup requires the .NET Framework version v4.5 or later.  Please install the .NET Framework and run this setup again."},
 		{"Yamato-Security+hayabusa-sample-evtx/DeepBlueCLI/many-events-application.evtx", 1179, "MsiInstaller", 1038,
 			"Windows Installer requires a system restart. Product Name: VMware Tools. Product Version: 9.6.2.1688356. Product Language: 1033. Manufacturer: VMware, Inc.. Type of System Restart: 1. Reason for Restart: 2."},
+		{"Yamato-Security+hayabusa-sample-evtx/DeepBlueCLI/many-events-application.evtx", 156, "System Restore", 8194,
+			`Successfully created restore point (Process = C:\Windows\system32\svchost.exe -k netsvcs; Description = Windows Update).`},
+		{"AndrewRathbun+DFIRArtifactMuseum/Windows/EventLogs/Win10/RathbunVM/RathbunVM_W10EventLogs_7z/Application.evtx", 84, "SecurityCenter", 15,
+			"Updated Windows Defender status successfully to SECURITY_PRODUCT_STATE_ON."},
+		// Windows 10 (RathbunVM): the same texts.
+		{"AndrewRathbun+DFIRArtifactMuseum/Windows/EventLogs/Win10/RathbunVM/RathbunVM_W10EventLogs_7z/Application.evtx", 211, "MsiInstaller", 1033,
+			"Windows Installer installed the product. Product Name: Microsoft Visual C++ 2019 X86 Minimum Runtime - 14.28.29913. Product Version: 14.28.29913. Product Language: 1033. Manufacturer: Microsoft Corporation. Installation success or error status: 0."},
+		{"AndrewRathbun+DFIRArtifactMuseum/Windows/EventLogs/Win10/RathbunVM/RathbunVM_W10EventLogs_7z/Application.evtx", 210, "MsiInstaller", 11707,
+			"Product: Microsoft Visual C++ 2019 X86 Minimum Runtime - 14.28.29913 -- Installation completed successfully."},
 		// Windows 7's WER report has 21 values: the text ending at Report Status.
 		{"Yamato-Security+hayabusa-sample-evtx/DeepBlueCLI/many-events-application.evtx", 153, "Windows Error Reporting", 1001,
 			"Fault bucket , type 0\nEvent Name: WindowsUpdateFailure\nResponse: Not available\nCab Id: 0\n\nProblem signature:\n" +
