@@ -165,3 +165,35 @@ func BenchmarkMatchers(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCorrelationOutOfOrder feeds base-rule hits whose times cycle
+// (as when several files are read one after another) and flushes at the
+// end: buffering must stay linear, not insertion-sort quadratic.
+func BenchmarkCorrelationOutOfOrder(b *testing.B) {
+	y := corrRule("    type: event_count\n    rules: [base_a, base_b]\n    group-by: [User]\n    timespan: 10s\n    condition: {gte: 3}\n")
+	rs := NewRuleset()
+	if err := rs.AddBytes("c.yml", []byte(y)); err != nil {
+		b.Fatal(err)
+	}
+	e, err := rs.NewEngine()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var evs []*parser.Event
+	for i := 0; i < 100; i++ {
+		if i%2 == 0 {
+			evs = append(evs, evA(float64(i), "User=u"))
+		} else {
+			evs = append(evs, evB(float64(i), "User=u"))
+		}
+	}
+	findings := 0
+	emit := func(Finding) { findings++ }
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		e.Process(evs[i%len(evs)], emit)
+	}
+	e.Flush(emit)
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}

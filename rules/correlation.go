@@ -219,8 +219,8 @@ type corrRun struct {
 	r      *rule
 	c      *correlation
 	emit   bool
-	wanted []string         // display fields (and level_by field) to carry
-	groups map[string][]hit // sorted by hitLess
+	wanted []string // display fields (and level_by field) to carry
+	groups map[string]*hitGroup
 	// buffered counts the hits held; lag is how far behind the input this
 	// correlation decides (the timespans of the correlations it chains)
 	buffered int
@@ -244,19 +244,26 @@ type corrFeed struct {
 	wantedNames []string
 }
 
+// A hitGroup holds the hits of one group-by value; they are sorted (by
+// hitLess) before each evaluation, only when some arrived out of order.
+type hitGroup struct {
+	hits     []hit
+	unsorted bool
+}
+
 func (run *corrRun) add(h hit) {
 	if run.groups == nil {
-		run.groups = map[string][]hit{}
+		run.groups = map[string]*hitGroup{}
 	}
-	hs := append(run.groups[h.group], h)
-	// keep the group sorted; hits mostly arrive in order, so this is a
-	// short walk from the end
-	i := len(hs) - 1
-	for i > 0 && hitLess(&hs[i], &hs[i-1]) {
-		hs[i], hs[i-1] = hs[i-1], hs[i]
-		i--
+	g := run.groups[h.group]
+	if g == nil {
+		g = &hitGroup{}
+		run.groups[h.group] = g
 	}
-	run.groups[h.group] = hs
+	if n := len(g.hits); n > 0 && hitLess(&h, &g.hits[n-1]) {
+		g.unsorted = true
+	}
+	g.hits = append(g.hits, h)
 	run.buffered++
 }
 
@@ -288,7 +295,15 @@ func (run *corrRun) evaluate(final bool, limit, lastSeen time.Time, out func(mat
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		hs := run.groups[k]
+		g := run.groups[k]
+		if g.unsorted {
+			sort.SliceStable(g.hits, func(i, j int) bool { return hitLess(&g.hits[i], &g.hits[j]) })
+			g.unsorted = false
+		}
+		if !final && !g.hits[0].t.Add(run.c.timespan).Before(limit) {
+			continue // no window of this group has closed yet
+		}
+		hs := g.hits
 		used := run.sweep(hs, final, limit, lastSeen, out)
 		run.buffered -= used
 		if used == len(hs) {
@@ -296,7 +311,7 @@ func (run *corrRun) evaluate(final bool, limit, lastSeen time.Time, out func(mat
 			continue
 		}
 		if used > 0 {
-			run.groups[k] = append(hs[:0:0], hs[used:]...)
+			g.hits = append(hs[:0:0], hs[used:]...)
 		}
 	}
 	if final {
@@ -324,36 +339,53 @@ func (run *corrRun) sweep(hs []hit, final bool, limit, lastSeen time.Time, out f
 	c := run.c
 	ts := c.timespan
 	decidable := func(i int) bool { return final || hs[i].t.Add(ts).Before(limit) }
-	windowEnd := func(i int) int {
-		j := i
-		for j < len(hs) && hs[j].t.Sub(hs[i].t) <= ts {
-			j++
-		}
-		return j
-	}
 	i := 0
 	switch c.typ {
 	case ctEventCount, ctValueCount, ctTemporal:
-		for i < len(hs) && decidable(i) {
-			j := windowEnd(i)
-			var count int
+		// The window [i, j) holds the hits within timespan of hs[i]; i and
+		// j only move forward, and the distinct counts follow them, so a
+		// sweep is linear in the hits.
+		j := 0
+		perRule := make([]int, len(c.refs))
+		perValue := map[string]int{}
+		distinct := 0
+		push := func(h *hit) {
 			switch c.typ {
-			case ctEventCount:
-				count = j - i
 			case ctValueCount:
-				seen := map[string]bool{}
-				for _, h := range hs[i:j] {
-					if h.value != "" {
-						seen[h.value] = true
+				if h.value != "" {
+					if perValue[h.value]++; perValue[h.value] == 1 {
+						distinct++
 					}
 				}
-				count = len(seen)
 			case ctTemporal:
-				seen := map[int]bool{}
-				for _, h := range hs[i:j] {
-					seen[h.which] = true
+				if perRule[h.which]++; perRule[h.which] == 1 {
+					distinct++
 				}
-				count = len(seen)
+			}
+		}
+		pop := func(h *hit) {
+			switch c.typ {
+			case ctValueCount:
+				if h.value != "" {
+					if perValue[h.value]--; perValue[h.value] == 0 {
+						delete(perValue, h.value)
+						distinct--
+					}
+				}
+			case ctTemporal:
+				if perRule[h.which]--; perRule[h.which] == 0 {
+					distinct--
+				}
+			}
+		}
+		for i < len(hs) && decidable(i) {
+			for j < len(hs) && hs[j].t.Sub(hs[i].t) <= ts {
+				push(&hs[j])
+				j++
+			}
+			count := j - i
+			if c.typ != ctEventCount {
+				count = distinct
 			}
 			ok := false
 			if c.typ == ctTemporal && len(c.conds) == 0 {
@@ -361,16 +393,18 @@ func (run *corrRun) sweep(hs []hit, final bool, limit, lastSeen time.Time, out f
 			} else {
 				ok = c.satisfied(count)
 			}
+			next := i + 1
 			switch {
 			case ok:
 				out(matchSet{hits: hs[i:j]})
-				i = j
+				next = j
 			case c.tooMany(count):
 				// more than an upper bound allows: this burst is not a
 				// match, and neither is any part of it
-				i = j
-			default:
-				i++
+				next = j
+			}
+			for ; i < next; i++ {
+				pop(&hs[i])
 			}
 		}
 	case ctTemporalOrdered:
@@ -379,7 +413,10 @@ func (run *corrRun) sweep(hs []hit, final bool, limit, lastSeen time.Time, out f
 				i++
 				continue
 			}
-			j := windowEnd(i)
+			j := i
+			for j < len(hs) && hs[j].t.Sub(hs[i].t) <= ts {
+				j++
+			}
 			next, last := 0, -1
 			for k := i; k < j && next < len(c.refs); k++ {
 				if hs[k].which == next {
