@@ -257,10 +257,13 @@ func (w *chunkWorker) decodeRecord(from, to int) (*Event, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The first root element wins (§5.2 #19): the XML holds the processing
+	// instructions before it and the element, nothing after.
 	var root *onode
 	for i := range out {
 		if out[i].kind == outElement {
 			root = out[i].node
+			out = out[:i+1]
 			break
 		}
 	}
@@ -278,7 +281,12 @@ func (w *chunkWorker) decodeRecord(from, to int) (*Event, error) {
 		}
 	}
 	if w.f.opts.XML {
-		w.xml = appendXML(w.xml[:0], out)
+		w.xml = w.xml[:0]
+		for i := range out {
+			if k := out[i].kind; k == outElement || k == outPI {
+				w.xml = appendXML(w.xml, out[i:i+1])
+			}
+		}
 		e.XML = string(w.xml)
 	}
 	return e, nil

@@ -291,3 +291,21 @@ func TestTokens(t *testing.T) {
 		})
 	}
 }
+
+// TestTwoRootsFirstWins: a fragment holding two root elements (found by
+// FuzzFile, seed c0bf7ab87a25104b) must still give well-formed XML: the
+// first root wins.
+func TestTwoRootsFirstWins(t *testing.T) {
+	data := oneRecord(func(cb *chunkBuilder) {
+		cb.fragmentHeader()
+		for _, n := range []string{"Event", "Second"} {
+			cb.open(n, -1, false)
+			cb.closeEmpty()
+		}
+		cb.u8(tokEOF)
+	})
+	evs, errs, _ := readAll(t, data, Options{Workers: 1, XML: true})
+	if len(errs) != 0 || len(evs) != 1 || evs[0].XML != "<Event/>" {
+		t.Fatalf("events %v, errors %v; want one event with XML <Event/>", evs, errs)
+	}
+}
