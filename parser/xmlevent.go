@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
 )
 
@@ -20,12 +19,6 @@ const (
 
 // ErrEventXML is the class of errors ParseEventXML returns; test with errors.Is.
 var ErrEventXML = errors.New("parser: event XML")
-
-// foldMarker matches the "- " that Event Viewer's XML view puts before a
-// collapsible element ("- <Event", "  - <System>"). A line can only start
-// with "- <" when the "<" is markup: a "<" inside text or an attribute
-// value is always escaped as &lt;, so stripping cannot change a value.
-var foldMarker = regexp.MustCompile(`(?m)^([ \t]*)- <`)
 
 // ParseEventXML turns one event rendered as XML — the output of EvtRender
 // (EvtRenderEventXml), EvtFormatMessage (EvtFormatMessageXml, which adds
@@ -62,8 +55,8 @@ func ParseEventXML(data []byte) (*Event, error) {
 		return nil, fmt.Errorf("%w: %d bytes is more than the %d accepted for one event", ErrEventXML, len(data), maxEventXMLSize)
 	}
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
-	if foldMarker.Match(data) {
-		data = foldMarker.ReplaceAll(data, []byte("$1<"))
+	if bytes.Contains(data, []byte("- <")) {
+		data = stripFoldMarkers(data)
 	}
 	if bytes.IndexByte(data, '\r') >= 0 {
 		data = escapeTextCR(data)
@@ -260,6 +253,31 @@ func valueText(s string, hasChildren bool) string {
 		return strings.TrimSpace(s)
 	}
 	return s
+}
+
+// stripFoldMarkers removes the "- " that Event Viewer's XML view puts
+// before a collapsible element at the start of a line ("- <Event",
+// "  - <System>"): the whitespace before it is kept, the "- " dropped. A
+// line can only start with "- <" when the "<" is markup, since a "<" in
+// text or in an attribute value is always escaped as &lt;; so stripping
+// cannot change a value.
+func stripFoldMarkers(data []byte) []byte {
+	out := make([]byte, 0, len(data))
+	for len(data) > 0 {
+		line := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line = data[:i+1]
+		}
+		data = data[len(line):]
+		indent := len(line) - len(bytes.TrimLeft(line, " \t"))
+		if bytes.HasPrefix(line[indent:], []byte("- <")) {
+			out = append(out, line[:indent]...)
+			out = append(out, line[indent+2:]...)
+			continue
+		}
+		out = append(out, line...)
+	}
+	return out
 }
 
 // escapeTextCR writes each carriage return in character data as &#13;.

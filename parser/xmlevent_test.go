@@ -386,6 +386,8 @@ func TestParseEventXMLSynthetic(t *testing.T) {
 			wantErr: "Binary is not hex", check: func(ev *Event) string { return want(ev.EventData[0].Value, "v") }},
 		{name: "BOM and prolog", xml: "\xef\xbb\xbf<?xml version='1.0'?>\n" + head + "</System></Event>",
 			check: func(ev *Event) string { return want(fmt.Sprint(ev.System.EventID), "1") }},
+		{name: "fold markers stripped, values with dashes kept", xml: "- <Event>\n  - <System>\n<Provider Name='P'/></System>\n - <EventData><Data>\n- a &lt;b&gt;\n- c</Data></EventData>\n</Event>",
+			check: func(ev *Event) string { return want(ev.EventData[0].Value, "\n- a <b>\n- c") }},
 		{name: "not XML", xml: "hello", wantErr: "text outside"},
 		{name: "wrong root", xml: "<Events/>", wantErr: "want <Event>"},
 		{name: "unclosed", xml: head, wantErr: "is not closed"},
