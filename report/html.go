@@ -62,8 +62,12 @@ type htmlWriter struct {
 	total   int // events seen
 
 	tables [5]internTable // computer, channel, provider, level, file
-	keys   []eventKey     // file index and record id of each embedded event
-	buf    []byte
+	// Which record each embedded event is, to mark the events of findings:
+	// 12 bytes an event (file table index, record id), bounded by limit.
+	keyFile      []uint32
+	keyRec       []uint64
+	fileOverflow map[int]string // files of events past a full file table
+	buf          []byte
 }
 
 const (
@@ -138,11 +142,22 @@ func (h *htmlWriter) event(r *eventRow) error {
 	rec := recordID(ev.Source.RecordID, ev.System.EventRecordID)
 	b = strconv.AppendUint(b, rec, 10)
 	b = append(b, ',')
-	b = h.appendInterned(b, tabFile, ev.Source.File)
+	fileIdx := h.tables[tabFile].intern(ev.Source.File)
+	if fileIdx >= 0 {
+		b = strconv.AppendInt(b, int64(fileIdx), 10)
+		h.keyFile = append(h.keyFile, uint32(fileIdx))
+	} else {
+		b = appendJSONString(b, htmlText(ev.Source.File, maxHTMLField))
+		h.keyFile = append(h.keyFile, ^uint32(0))
+		if h.fileOverflow == nil {
+			h.fileOverflow = map[int]string{}
+		}
+		h.fileOverflow[h.written] = ev.Source.File
+	}
+	h.keyRec = append(h.keyRec, rec)
 	b = append(b, ']')
 	h.buf = b
 	h.written++
-	h.keys = append(h.keys, eventKey{ev.Source.File, rec})
 	if _, err := h.tmpW.Write(b); err != nil {
 		return fmt.Errorf("report: writing a temporary file for %s: %w", h.path, err)
 	}
@@ -267,8 +282,14 @@ func (h *htmlWriter) writeData(w *bufio.Writer, v *view) error {
 	}
 	b = append(b, `],"events":{`...)
 	n := 0
-	for i, k := range h.keys {
-		l := refs[k]
+	for i, rec := range h.keyRec {
+		var file string
+		if fi := h.keyFile[i]; fi != ^uint32(0) {
+			file = h.tables[tabFile].values[fi]
+		} else {
+			file = h.fileOverflow[i]
+		}
+		l := refs[eventKey{file, rec}]
 		if len(l) == 0 {
 			continue
 		}
