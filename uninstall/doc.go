@@ -36,7 +36,9 @@
 // removal outcome (1034, 1037, 11724, 11725), sessions that never ended whose
 // command line or package says remove (msiexec /x, /uninstall, a {ProductCode}
 // package), and upgrades whose embedded removal of the old version failed
-// (11714). Installs, repairs and Win32_Product reconfiguration bursts are not.
+// (11714). A major upgrade that removed the old version fine is listed too
+// (a 1034 was logged), its Cause saying "upgrade: replaced by <new product>".
+// Installs, repairs and Win32_Product reconfiguration bursts are not.
 //
 // # Order and memory
 //

@@ -87,7 +87,7 @@ func TestScenarioFixtures(t *testing.T) {
 		{"s8_removal_failed_log_cut", []want{{product: "Litware Kiosk Shell", outcome: OutcomeFailed}}},
 		{"noise_quiet", []want{
 			{outcome: OutcomeSucceeded, status: "0", ended: true},
-			{outcome: OutcomeSucceeded, status: "0", ended: true},
+			{product: "PowerShell 7-x64", outcome: OutcomeSucceeded, status: "0", ended: true, cause: "upgrade: replaced by PowerShell 7-x64 7.4.1.0"},
 			{product: "Intel(R) Management Engine Components", outcome: OutcomeRebootRequired, status: "3010", ended: true},
 		}},
 	}

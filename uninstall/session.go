@@ -404,6 +404,10 @@ func (b *building) session(scm, procs []*record) (Session, bool) {
 		s.Cause = describeError(cause)
 	case s.Outcome == OutcomeUnterminated:
 		s.Cause = describeInterruption(b.interruption)
+	case removal != nil && install != nil && !strings.EqualFold(removal.productCode, install.productCode):
+		// A major upgrade removes the old product in the same transaction:
+		// nobody uninstalled it on purpose.
+		s.Cause = strings.TrimSpace("upgrade: replaced by " + install.product + " " + install.version)
 	}
 	if s.Outcome == OutcomeRolledBack && len(restarted) > 0 {
 		note := "rollback restarted " + strings.Join(restarted, ", ")
