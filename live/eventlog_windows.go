@@ -48,16 +48,16 @@ func (l *winLog) Query(channel, xpath string, after uint64) (recordReader, error
 			return nil, describe(err)
 		}
 		defer wevtapi.Close(bm)
-		// Strict: fail when the bookmarked record is gone (then the source
-		// reads from the oldest record); then step past it.
-		if err := wevtapi.Seek(h, 0, bm, wevtapi.SeekRelativeToBookmark|wevtapi.SeekStrict); err != nil {
-			wevtapi.Close(h)
-			return nil, fmt.Errorf("%w: %v", errStaleBookmark, err)
-		}
-		if err := wevtapi.Seek(h, 1, bm, wevtapi.SeekRelativeToBookmark); err != nil {
-			wevtapi.Close(h)
-			return nil, fmt.Errorf("%w: %v", errStaleBookmark, err)
-		}
+		// Not Strict: with Strict the seek fails when the bookmarked record
+		// is not in this query's result set, which happens without any
+		// loss when the filter changed since the last run (a relative
+		// --since moves the time window on every run). Loss is detected
+		// before the query from the log's record range (Source.start), and
+		// the source skips records at or before the bookmark if the
+		// service lands on one. The seek does not fail at the end of the
+		// log; if it fails anyway, reading from the start with that skip
+		// is slower but still sees each record once.
+		_ = wevtapi.Seek(h, 1, bm, wevtapi.SeekRelativeToBookmark)
 	}
 	return &winReader{log: l, h: h}, nil
 }
@@ -75,7 +75,8 @@ func (l *winLog) Subscribe(channel, xpath string, after uint64) (subscription, e
 			return nil, describe(err)
 		}
 		defer wevtapi.Close(bm)
-		flags = wevtapi.SubscribeStartAfterBookmark | wevtapi.SubscribeStrict
+		// Not Strict, for the reason given in Query.
+		flags = wevtapi.SubscribeStartAfterBookmark
 	}
 	h, err := wevtapi.Subscribe(signal, channel, xpath, bm, flags)
 	if err != nil {
