@@ -34,6 +34,8 @@ func (rs *Ruleset) refuseAt(refused map[*rule]bool, r *rule, line, col int, form
 // link resolves rule references (correlations, suppressed_by), refuses
 // duplicates, dangling references and cycles, and fixes the live lists.
 func (rs *Ruleset) link() {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
 	if rs.linked {
 		return
 	}
@@ -155,13 +157,48 @@ func (rs *Ruleset) link() {
 
 // Resolve looks a field up in an event the way rules do: System fields,
 // Data[n], Data, Binary, Message, field maps, named EventData, UserData.
-// It is for reports; it allocates and is not meant for hot loops.
+// It is safe for concurrent use (once no rules are being added); for many
+// lookups on the same events a Resolver is cheaper.
 func (rs *Ruleset) Resolve(ev *parser.Event, field string) (string, bool) {
 	rs.link()
-	ctx := newEvalCtx(rs.mi)
-	ctx.reset(ev)
+	r, _ := rs.resolvers.Get().(*Resolver)
+	if r == nil || r.mi != rs.mi {
+		r = rs.NewResolver()
+	}
+	v, ok := r.Resolve(ev, field)
+	r.ctx.ev = nil // do not keep the event alive in the pool
+	rs.resolvers.Put(r)
+	return v, ok
+}
+
+// A Resolver looks fields up like Ruleset.Resolve, reusing its buffers
+// and caching field-map values while it is asked about the same event. It
+// is not safe for concurrent use.
+type Resolver struct {
+	mi  *mapIndex
+	ctx *evalCtx
+	// identity of the cached event, beyond its address (callers may reuse
+	// an Event value for another record)
+	rec  uint64
+	when time.Time
+	off  int64
+}
+
+// NewResolver returns a Resolver over the ruleset's field maps.
+func (rs *Ruleset) NewResolver() *Resolver {
+	rs.link()
+	return &Resolver{mi: rs.mi, ctx: newEvalCtx(rs.mi)}
+}
+
+// Resolve returns the value of field in ev (see Ruleset.Resolve).
+func (r *Resolver) Resolve(ev *parser.Event, field string) (string, bool) {
+	c := r.ctx
+	if c.ev != ev || r.rec != ev.System.EventRecordID || !r.when.Equal(ev.System.TimeCreated) || r.off != ev.Source.Offset {
+		c.reset(ev)
+		r.rec, r.when, r.off = ev.System.EventRecordID, ev.System.TimeCreated, ev.Source.Offset
+	}
 	ref := newFieldRef(field)
-	return ctx.get(&ref)
+	return c.get(&ref)
 }
 
 // ---- the engine ----

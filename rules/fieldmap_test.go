@@ -155,3 +155,38 @@ func TestFieldMapErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestResolverCachesPerEvent(t *testing.T) {
+	rs := NewRuleset()
+	if err := rs.AddBytes("m.yml", []byte(msiMap)); err != nil {
+		t.Fatal(err)
+	}
+	r := rs.NewResolver()
+	ev := msiEvent(1034, "1603")
+	ev.System.EventRecordID = 1
+	if v, _ := r.Resolve(ev, "StatusMeaning"); v != "Fatal Error During Installation" {
+		t.Fatalf("StatusMeaning = %q", v)
+	}
+	// the caller reuses the same Event value for the next record
+	*ev = *msiEvent(1034, "0")
+	ev.System.EventRecordID = 2
+	if v, _ := r.Resolve(ev, "StatusMeaning"); v != "success" {
+		t.Errorf("after reuse of the Event value: StatusMeaning = %q, want success (stale cache)", v)
+	}
+	// concurrent Ruleset.Resolve (run with -race)
+	done := make(chan bool)
+	for g := 0; g < 4; g++ {
+		go func() {
+			for i := 0; i < 200; i++ {
+				e := msiEvent(1034, "1603")
+				if v, _ := rs.Resolve(e, "ProductCode"); v != "{7BE25830-15EE-4797-A25F-DF614ACA9B8E}" {
+					t.Errorf("concurrent Resolve = %q", v)
+				}
+			}
+			done <- true
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		<-done
+	}
+}

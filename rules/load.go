@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -100,6 +101,9 @@ type Ruleset struct {
 	live      []*rule      // rules that survived linking
 	byRef     map[string]*rule
 	mi        *mapIndex // live field maps
+
+	mu        sync.Mutex // guards linking, so lookups may run concurrently
+	resolvers sync.Pool  // of *Resolver, for Resolve
 }
 
 // NewRuleset returns an empty Ruleset.
@@ -109,6 +113,8 @@ func NewRuleset() *Ruleset { return &Ruleset{} }
 // is the file name used in positions. Problems inside rules do not fail the
 // call: those rules are refused and listed by Skipped.
 func (rs *Ruleset) AddBytes(name string, data []byte) error {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
 	rs.linked = false
 	loaded := loadFile(name, data)
 	rs.rules = append(rs.rules, loaded.rules...)
