@@ -322,20 +322,20 @@ func (h *htmlWriter) writeData(w *bufio.Writer, v *view) error {
 // The page model: every string is already made visible and bounded
 // (htmlText); html/template escapes it for its context.
 type htmlPage struct {
-	Title, Tool, Generated, Zone, CSP string
-	Style                             template.CSS
-	Cards                             []htmlCard
-	Alerts                            []string
-	Files                             []htmlFile
-	Problems                          []htmlProblem
-	ProblemsMore                      int
-	Chart                             htmlChart
-	FindingGroups                     []htmlFindingGroup
-	FindingsShown, FindingsTotal      int
-	Products                          []htmlProduct
-	RuleCounts                        []htmlRuleCount
-	EventsShown, EventsTotal          int
-	TimelineCut                       bool
+	Title, Tool, Generated, Zone, CSP     string
+	Style                                 template.CSS
+	Cards                                 []htmlCard
+	Alerts                                []string
+	Files                                 []htmlFile
+	Problems                              []htmlProblem
+	ProblemsMore                          int
+	Chart                                 htmlChart
+	FindingGroups                         []htmlFindingGroup
+	FindingsShown, FindingsTotal          int
+	Products                              []htmlProduct
+	RuleCounts                            []htmlRuleCount
+	EventsShown, EventsTotal, EventsLimit int
+	TimelineCut                           bool
 }
 
 type htmlCard struct {
@@ -425,6 +425,7 @@ func (h *htmlWriter) page(v *view) *htmlPage {
 
 		EventsShown: h.written,
 		EventsTotal: h.total,
+		EventsLimit: h.limit,
 		TimelineCut: h.written < h.total,
 	}
 	fail := v.findingsByLevel[rules.LevelCritical] + v.findingsByLevel[rules.LevelHigh]
