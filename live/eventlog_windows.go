@@ -133,6 +133,11 @@ func (r *winReader) Next(max int) ([]record, error) {
 		r.handles = make([]wevtapi.Handle, max)
 	}
 	handles := r.handles[:max]
+	if r.signal != 0 {
+		// Reset before draining: a signal that comes while we read stays
+		// set, so Wait returns at once instead of missing it.
+		windows.ResetEvent(r.signal)
+	}
 	n, err := wevtapi.Next(r.h, handles, 0)
 	switch {
 	case errors.Is(err, wevtapi.RPCInvalidBound):
@@ -150,13 +155,12 @@ func (r *winReader) Next(max int) ([]record, error) {
 	return out, nil
 }
 
-// render turns one event handle into a record with its message.
+// render turns one event handle into a record with its message. The
+// record id comes first, so that even a record that cannot be rendered
+// moves the position on (a "poison" record is counted lost, not retried
+// forever).
 func (r *winReader) render(h wevtapi.Handle) record {
-	xml, err := wevtapi.RenderXML(h, wevtapi.RenderEventXML, &r.buf)
-	if err != nil {
-		return record{Err: fmt.Errorf("EvtRender: %w", err)}
-	}
-	rec := record{XML: []byte(xml)}
+	var rec record
 	// The record id in this channel comes from a bookmark: for forwarded
 	// events System/EventRecordID is the origin's and useless as a position.
 	if r.bm == 0 {
@@ -167,6 +171,12 @@ func (r *winReader) render(h wevtapi.Handle) record {
 			rec.RecordID, _ = bookmarkRecordID(bx)
 		}
 	}
+	xml, err := wevtapi.RenderXML(h, wevtapi.RenderEventXML, &r.buf)
+	if err != nil {
+		rec.Err = fmt.Errorf("EvtRender: %w", err)
+		return rec
+	}
+	rec.XML = []byte(xml)
 	if provider, id, ok := providerAndID(rec.XML); ok {
 		rec.Message = r.log.message(provider, id, h)
 	}
@@ -206,7 +216,6 @@ func (r *winReader) Wait(ctx context.Context, timeout time.Duration) error {
 	if r.signal == 0 {
 		return nil
 	}
-	windows.ResetEvent(r.signal)
 	deadline := time.Now().Add(timeout)
 	for {
 		if err := ctx.Err(); err != nil {
