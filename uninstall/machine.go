@@ -164,9 +164,7 @@ func (m *machine) closeAll(by *record) {
 }
 
 func (m *machine) emit(b *building) {
-	if s, ok := b.session(m.context, m.procs); ok {
-		m.out = append(m.out, s)
-	}
+	m.out = append(m.out, b.sessions(m.context, m.procs)...)
 }
 
 // finish closes what is still open and returns the sessions.

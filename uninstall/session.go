@@ -267,7 +267,7 @@ var removeCommand = regexp.MustCompile(`(?i)(^|\s)[/-](x|uninstall)(\s|\{|"|$)`)
 
 // session turns a closed building into a Session, or reports false when it
 // is not an uninstall.
-func (b *building) session(scm, procs []*record) (Session, bool) {
+func (b *building) session(scm, procs []*record, focus *record) (Session, bool) {
 	var (
 		removal, outcome, install *record // 1034/1037, any outcome, 1033
 		removalSentence           *record // 11724/11725
@@ -276,6 +276,9 @@ func (b *building) session(scm, procs []*record) (Session, bool) {
 		reboot                    bool
 	)
 	for _, r := range b.members {
+		if !about(r, focus) {
+			continue
+		}
 		switch r.kind {
 		case kindMsiOutcome:
 			outcome = r
@@ -426,7 +429,11 @@ func (b *building) session(scm, procs []*record) (Session, bool) {
 	if b.start != nil {
 		refs = append(refs, b.start)
 	}
-	refs = append(refs, b.members...)
+	for _, r := range b.members {
+		if about(r, focus) {
+			refs = append(refs, r)
+		}
+	}
 	refs = append(refs, inWindow...)
 	slices.SortStableFunc(refs, func(a, b *record) int { return cmp.Or(a.time.Compare(b.time), cmp.Compare(a.seq, b.seq)) })
 	refs = slices.CompactFunc(refs, func(a, b *record) bool { return a == b })
@@ -434,6 +441,48 @@ func (b *building) session(scm, procs []*record) (Session, bool) {
 		s.Events = append(s.Events, r.ref)
 	}
 	return s, true
+}
+
+// sessions turns a closed building into its Sessions: usually one, but a
+// transaction that removed several products (a 1034 each, e.g. an upgrade
+// replacing two older versions) gives one per product, each with the
+// sentences of its ProductCode and every other event of the transaction.
+func (b *building) sessions(context, procs []*record) []Session {
+	var removals []*record
+	for _, r := range b.members {
+		if r.kind == kindMsiOutcome && r.removal {
+			removals = append(removals, r)
+		}
+	}
+	if len(removals) <= 1 {
+		if s, ok := b.session(context, procs, nil); ok {
+			return []Session{s}
+		}
+		return nil
+	}
+	var out []Session
+	for _, r := range removals {
+		if s, ok := b.session(context, procs, r); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// about reports whether record r concerns the removal focus (nil: the
+// whole transaction): other removals do not, nor sentences of another
+// ProductCode.
+func about(r, focus *record) bool {
+	if focus == nil || r.detail == nil {
+		return true
+	}
+	switch r.kind {
+	case kindMsiOutcome:
+		return r == focus || !r.removal
+	case kindMsiSentence:
+		return r.productCode == "" || focus.productCode == "" || strings.EqualFold(r.productCode, focus.productCode)
+	}
+	return true
 }
 
 // isCause reports whether a sentence explains a failure: an Error-table

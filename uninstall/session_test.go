@@ -488,3 +488,40 @@ func TestOrderedPrunesContext(t *testing.T) {
 		t.Errorf("Late = %d for ordered input", tr.Late)
 	}
 }
+
+func TestOneTransactionRemovingTwoProducts(t *testing.T) {
+	const a, b, n = "{AAAAAAAA-0000-0000-0000-000000000001}", "{BBBBBBBB-0000-0000-0000-000000000002}", "{CCCCCCCC-0000-0000-0000-000000000003}"
+	evs := []*parser.Event{
+		start(at(0), "suite-5.0.msi", "300"),
+		sentence(11724, at(1000), "Product: Suite Core 4 -- Removal completed successfully.", a, 4),
+		removed(at(1001), "Suite Core 4", "4.0", "0", a),
+		sentence(11921, at(2000), "Product: Suite Agent 4 -- Error 1921. Service 'Suite Agent' (SuiteAgent) could not be stopped.  Verify that you have sufficient privileges to stop system services.", b, 2),
+		sentence(11725, at(2100), "Product: Suite Agent 4 -- Removal failed.", b, 4),
+		removed(at(2101), "Suite Agent 4", "4.0", "1603", b),
+		sentence(11707, at(3000), "Product: Suite 5 -- Installation completed successfully.", n, 4),
+		installed(at(3001), "Suite 5", "5.0", "0", n),
+		end(at(3100), "suite-5.0.msi", "300"),
+	}
+	got := track(evs)
+	if len(got) != 2 {
+		t.Fatalf("got %d sessions, want one per removed product: %+v", len(got), got)
+	}
+	byProduct := map[string]Session{}
+	for _, s := range got {
+		byProduct[s.Product] = s
+	}
+	core, agent := byProduct["Suite Core 4"], byProduct["Suite Agent 4"]
+	if core.Outcome != OutcomeSucceeded || core.Cause != "upgrade: replaced by Suite 5 5.0" || core.ProductCode != a {
+		t.Errorf("Suite Core 4: %+v", core)
+	}
+	if agent.Outcome != OutcomeRolledBack || !strings.HasPrefix(agent.Cause, "Error 1921 (service): ") || agent.ProductCode != b {
+		t.Errorf("Suite Agent 4: %+v", agent)
+	}
+	for _, s := range got {
+		for _, r := range s.Events {
+			if r.EventID == 1034 && !r.Time.Equal(at(1001)) && s.Product == "Suite Core 4" {
+				t.Errorf("Suite Core 4 lists the other product's 1034: %+v", s.Events)
+			}
+		}
+	}
+}
