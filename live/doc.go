@@ -20,24 +20,43 @@
 // # Incremental runs
 //
 // With a state file (Config.StatePath) every run continues after the last
-// record the previous run finished: one bookmark (record id) per channel in
-// a small JSON file, written atomically (temporary file in the same folder,
-// fsync, rename) by [Source.Commit] once the caller has durably handled the
-// events — so a crash repeats events rather than losing them. Detected and
-// reported in Stats (as a Problem of the channel) and in Notices:
-//   - a log cleared or rolled over since the last run (the bookmarked record
-//     is older than the oldest record, the log's newest record is older than
-//     the bookmark, or the service says the bookmark is stale): the channel
-//     is read again from its oldest record;
+// record the previous run finished: one bookmark per channel in a small
+// JSON file, written atomically (temporary file in the same folder, fsync,
+// rename) by [Source.Commit] once the caller has durably handled the
+// events — so a crash repeats events rather than losing them. The
+// bookmark is the record's id in the channel read (taken from an
+// EvtRender'd bookmark: for ForwardedEvents, System/EventRecordID is the
+// origin machine's id and no position at all).
+//
+// The service is asked to continue after the bookmark without "strict"
+// seeking: strict fails whenever the bookmarked record is not in the
+// query's result set, which happens with no loss at all when the filter
+// changed (a relative --since moves on every run). Loss is found instead
+// by comparing the bookmark with the log's record range (EvtGetLogInfo),
+// and records at or before the bookmark are skipped should the service
+// hand them out again. Detected and reported in Stats (as a Problem of
+// the channel, with the record id) and in Notices:
+//   - a log rolled over since the last run (records after the bookmark are
+//     gone) or cleared (the log is empty, or its newest record is older
+//     than the bookmark): the channel is read again from its oldest record;
+//   - a bookmark the service calls stale: the same;
 //   - a damaged state file: it is renamed to *.damaged-<time> for
 //     inspection, and every channel is read from its oldest record.
+//
+// A log cleared and then refilled beyond the bookmark's record id before
+// the next run cannot be told from a log that merely grew; the records
+// up to that id are then not read (a known gap; schedule runs often
+// enough that a log does not refill between two).
 //
 // # Follow
 //
 // With Config.Follow the source does not end: each channel has a pull
 // subscription (EvtSubscribe with a signal event) that is drained whenever
 // the service signals new events, and at least every PollInterval as a
-// safety net; the state is committed after each drained batch.
+// safety net. [Source.Events] commits after each drained batch;
+// [Source.Cycle] cuts the stream into slices at quiet moments, so the
+// caller can analyse, report and alert slice by slice and commit after
+// each one.
 //
 // # Platforms
 //
