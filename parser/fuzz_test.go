@@ -47,6 +47,9 @@ const fuzzSeedLimit = 4096 + 65536
 //   - c0bf7ab87a25104b: a mutated Sysmon template closed <Event> before
 //     <EventData>; the record's XML had two root elements (fixed in 8de053c:
 //     the first root wins).
+//   - 5e4faa171cf612ce: a mutated MSSQL record whose element name decoded
+//     to U+FFFD; the XML held an invalid name (fixed by 8de26d1: names are
+//     sanitized).
 //
 // Long run (one core; the machine is shared; inputs are 64 KiB chunks, so
 // keep minimizing short):
