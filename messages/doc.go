@@ -29,13 +29,12 @@
 //
 // Event.InsertionStrings when the parser set them (the substitution values
 // in index order, what Windows hands to FormatMessage; for classic events
-// only as many as there are <Data> strings, since the Binary's substitutions
-// follow them); otherwise the
-// EventData values in document order; otherwise the UserData leaves in
-// document order. For manifest events with named data, document order is the
-// template's order, which is the order of %1…%n in every manifest we know;
-// an entry whose text needs another order would have to be written against
-// that order.
+// only as many as there are <Data> strings, since the Binary's
+// substitutions follow them); otherwise the EventData values in document
+// order; otherwise the UserData leaves in document order. For manifest
+// events with named data, document order is the template's order, which is
+// the order of %1…%n in every manifest we know; where a field's position
+// changed between Windows versions, an entry names it with %{Name}.
 //
 // # Choosing a template
 //
