@@ -37,8 +37,10 @@
 // command line or package says remove (msiexec /x, /uninstall, a {ProductCode}
 // package), and upgrades whose embedded removal of the old version failed
 // (11714). A major upgrade that removed the old version fine is listed too
-// (a 1034 was logged), its Cause saying "upgrade: replaced by <new product>".
-// Installs, repairs and Win32_Product reconfiguration bursts are not.
+// (a 1034 was logged), its Cause saying "upgrade: replaced by <new
+// product>". A transaction that removed several products gives one session
+// per product. Installs, repairs and Win32_Product reconfiguration bursts
+// are not listed.
 //
 // # Order and memory
 //
