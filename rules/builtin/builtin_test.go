@@ -2,6 +2,7 @@ package builtin
 
 import (
 	"io/fs"
+	"os"
 	"path"
 	"regexp"
 	"slices"
@@ -308,5 +309,27 @@ func TestFieldMaps(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestReadmeListsThePack keeps README.md honest: every visible rule and
+// every field map of the pack is listed there.
+func TestReadmeListsThePack(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, r := range loadPackRules(t) {
+		if !r.Evtxscan.Hidden && !strings.Contains(string(readme), "`"+id+"`") {
+			t.Errorf("README.md does not list rule %s", id)
+		}
+	}
+	maps, _ := fs.Glob(FS, "fieldmaps/*.yml")
+	for _, name := range maps {
+		base := strings.TrimSuffix(path.Base(name), ".yml")
+		short := strings.TrimPrefix(base, "service-control-manager")
+		if !strings.Contains(string(readme), "`"+base+"`") && !strings.Contains(string(readme), "`…"+short+"`") {
+			t.Errorf("README.md does not list field map %s", base)
+		}
 	}
 }
