@@ -117,10 +117,10 @@ func TestEvtxexportReadsFixtures(t *testing.T) {
 			}
 			for i := range want {
 				if recs[i] == nil {
-					if !hasNUL(&want[i]) {
+					if !hasNUL(&want[i]) && !hasBadName(&want[i]) {
 						t.Errorf("record %d: evtxexport printed malformed XML", want[i].System.EventRecordID)
 					}
-					continue // libevtx truncates the XML at the NUL: values cannot be compared
+					continue // libevtx cut the XML at a NUL, or wrote names that are no XML names
 				}
 				if err := compareXML(recs[i], &want[i]); err != nil {
 					t.Errorf("record %d (event %d): %v", want[i].System.EventRecordID, want[i].System.EventID, err)
@@ -319,6 +319,21 @@ func sameValue(got string, v Value) bool {
 func hasNUL(ev *Event) bool {
 	for _, d := range ev.Data {
 		if d.typ() == String && strings.IndexByte(d.Text, 0) >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// hasBadName reports whether ev has a provider or Data name that is no XML
+// name (libevtx writes it raw, so its XML cannot be parsed).
+func hasBadName(ev *Event) bool {
+	bad := func(s string) bool { return strings.ContainsAny(s, "<>&\"' =") }
+	if bad(ev.System.Provider) {
+		return true
+	}
+	for _, d := range ev.Data {
+		if bad(d.Name) {
 			return true
 		}
 	}
