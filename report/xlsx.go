@@ -307,7 +307,7 @@ func (x *xlsxWriter) writeSummary(v *view) error {
 	if err != nil {
 		return err
 	}
-	for i, w := range []float64{60, 16, 12, 14, 12, 12, 10, 10, 60} {
+	for i, w := range []float64{60, 40, 14, 14, 12, 12, 10, 10, 60} {
 		if err := sw.SetColWidth(i+1, i+1, w); err != nil {
 			return err
 		}
@@ -369,7 +369,11 @@ func (x *xlsxWriter) writeSummary(v *view) error {
 				if p.Chunk < 0 {
 					chunk = ""
 				}
-				r.put(0, f.File, fmt.Sprintf("0x%08x", p.Offset), chunk, p.RecordID, p.Reason)
+				rec := any(p.RecordID)
+				if p.RecordID == 0 {
+					rec = ""
+				}
+				r.put(0, f.File, fmt.Sprintf("0x%08x", p.Offset), chunk, rec, p.Reason)
 			}
 		}
 		if shown < problems {
@@ -378,22 +382,22 @@ func (x *xlsxWriter) writeSummary(v *view) error {
 	}
 
 	r.blank()
-	r.put(x.styles.header, "Findings per rule", "Level", "Findings", "Computers", "", "", "", "", "Title")
+	r.put(x.styles.header, "Findings per rule", "Title", "Level", "Findings", "Computers")
 	for _, c := range v.perRule {
-		r.put(x.styles.findingLevel[clampLevel(c.Level)], c.RuleID, c.Level.String(), c.Count, c.Computers, nil, nil, nil, nil, c.Title)
+		r.put(x.styles.findingLevel[clampLevel(c.Level)], c.RuleID, c.Title, c.Level.String(), c.Count, c.Computers)
 	}
 	if len(v.perRule) == 0 {
 		r.put(0, "no findings")
 	}
 
 	r.blank()
-	r.put(x.styles.header, "Uninstall attempts: product", "Computer", "Attempts", "Last outcome", "", "", "", "", "Outcomes")
+	r.put(x.styles.header, "Uninstall attempts: product", "Computer", "Attempts", "Last outcome", "Outcomes")
 	for _, a := range v.attempts {
 		var parts []string
 		for _, o := range a.Outcomes {
 			parts = append(parts, fmt.Sprintf("%s %d", o.Outcome, o.Count))
 		}
-		r.put(x.styles.outcome[a.LastOutcome], a.Product, a.Computer, a.Attempts, a.LastOutcome, nil, nil, nil, nil, strings.Join(parts, ", "))
+		r.put(x.styles.outcome[a.LastOutcome], a.Product, a.Computer, a.Attempts, a.LastOutcome, strings.Join(parts, ", "))
 	}
 	if len(v.attempts) == 0 {
 		r.put(0, "no uninstall sessions")
