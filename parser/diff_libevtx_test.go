@@ -1034,3 +1034,105 @@ func mdCell(s string) string {
 	s = strings.ReplaceAll(s, "\r", `\r`)
 	return s
 }
+
+// TestSameDataValue pins the libevtx quirk normalizations: each rule must
+// accept exactly its own shape and nothing more.
+func TestSameDataValue(t *testing.T) {
+	for _, c := range []struct {
+		libevtx, ours string
+		same          bool
+	}{
+		{"abc", "abc", true},
+		{"abc", "abd", false},
+		{"0x00000000000003e7", "0x3e7", true}, // hex padding
+		{"0x00000005", "0x5", true},
+		{"0x00000005", "0x6", false},
+		{"0x00000005", "5", false}, // padding only, not a base change
+		{"0x0005", "0x5", false},   // libevtx pads to 8 or 16 digits only
+		{"2022-02-05T22:17:34.500000000Z", "2022-02-05T22:17:34.5000000Z", true}, // time digits
+		{"2017-04-22T10:41:21.000Z", "2017-04-22T10:41:21.0000000Z", true},
+		{"2017-04-22T10:41:21.000Z", "2017-04-22T10:41:22.0000000Z", false},
+		{"-2147483647", "-1", true}, // negative integers
+		{"-469753", "-2147013895", true},
+		{"-1", "-1", true},
+		{"-2147483647", "-2", false},
+		{"-469753", "-469752", false},
+		{"6.680041e-001", "0.6680041", true}, // float format
+		{"0.000000e+000", "0", true},
+		{"6.680041e-001", "0.6690041", false},
+		{"", "\n", true}, // trailing line breaks
+		{"a", "a\r\n", true},
+		{"a", "a ", false}, // spaces are kept by both
+		{"", "x", false},
+	} {
+		if got := sameDataValue(c.libevtx, c.ours); got != c.same {
+			t.Errorf("sameDataValue(libevtx %q, ours %q) = %v, want %v", c.libevtx, c.ours, got, c.same)
+		}
+	}
+}
+
+// TestParseLibevtxRecord checks the lenient reader on the shapes
+// evtxexport really prints: an unescaped '<' in a value, entities, a
+// value over several lines, self-closing elements, ComplexData, UserData.
+func TestParseLibevtxRecord(t *testing.T) {
+	const rec = `<Event xmlns="http://schemas.microsoft.com/win/2004/08/events/event">
+  <System>
+    <Provider Name="P &amp; Q" Guid="{AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE}"/>
+    <EventID Qualifiers="16384">7036</EventID>
+    <Level>4</Level>
+    <Keywords>0x8080000000000000</Keywords>
+    <TimeCreated SystemTime="2012-03-15T07:08:13.309125000Z"/>
+    <EventRecordID>12179</EventRecordID>
+    <Correlation/>
+    <Execution ProcessID="548" ThreadID="4376"/>
+    <Channel>System</Channel>
+    <Computer>HOST</Computer>
+    <Security UserID="S-1-5-18"/>
+  </System>
+  <EventData>
+    <Data Name="Function">A::{ctor}::<lambda_1>::operator ()</Data>
+    <Data>line one
+line two</Data>
+    <Data/>
+    <ComplexData Name="IdleState">01</ComplexData>
+    <Binary>0A0B</Binary>
+  </EventData>
+  <UserData>
+    <AutoBackup xmlns="http://manifests.microsoft.com/win/2004/08/windows/eventlog">
+      <Channel Kind="x">System</Channel>
+    </AutoBackup>
+  </UserData>
+</Event>
+`
+	var got []lxEvent
+	err := readLibevtxXML(strings.NewReader("evtxexport 20181227\n\n"+rec+"\n"+rec),
+		func(ev lxEvent) { got = append(got, ev) },
+		func(_ string, err error) { t.Errorf("record not tokenized: %v", err) })
+	if err != nil || len(got) != 2 {
+		t.Fatalf("read %d records, err %v; want 2", len(got), err)
+	}
+	ev := got[1]
+	for _, c := range []struct{ name, got, want string }{
+		{"provider", ev.provider, "P & Q"},
+		{"event id", ev.eventID, "7036"},
+		{"qualifiers", ev.qualifiers, "16384"},
+		{"record id", ev.recordID, "12179"},
+		{"time", ev.time, "2012-03-15T07:08:13.309125000Z"},
+		{"channel", ev.channel, "System"},
+		{"computer", ev.computer, "HOST"},
+		{"level", ev.level, "4"},
+		{"keywords", ev.keywords, "0x8080000000000000"},
+		{"user", ev.userID, "S-1-5-18"},
+		{"binary", ev.binary, "0A0B"},
+		{"data", fmt.Sprint(ev.data), "[{Function A::{ctor}::<lambda_1>::operator ()} { line one\nline two} { } {IdleState 01}]"},
+		{"user data", fmt.Sprint(ev.userData), "[{AutoBackup/Channel/@Kind x} {AutoBackup/Channel System}]"},
+		{"system", fmt.Sprint(ev.system), "[{provider_guid {AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE}} {activity_id } {related_activity_id } {process_id 548} {thread_id 4376}]"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s: got %q, want %q", c.name, c.got, c.want)
+		}
+	}
+	if _, err := parseLibevtxRecord([]byte("<Event>\n  <System>\n</Event>\n")); err == nil {
+		t.Error("mismatched end tag accepted")
+	}
+}
