@@ -271,6 +271,8 @@ func TestCorrelationErrors(t *testing.T) {
 		{"value_count without field", "    type: value_count\n    rules: [base_a]\n    timespan: 5s\n    condition: {gt: 1}\n", "condition.field"},
 		{"absence arity", "    type: absence\n    rules: [base_a]\n    timespan: 5s\n", "exactly two"},
 		{"self reference", "    type: temporal\n    rules: [corr, base_a]\n    timespan: 5s\n", "itself"},
+		{"alias of another rule", "    type: temporal\n    rules: [base_a, base_b]\n    timespan: 5s\n    aliases:\n        who:\n            rule_c: User\n", "not among"},
+		{"suppressed correlation", "    type: temporal\n    rules: [base_a, base_b]\n    timespan: 5s\nevtxscan:\n    suppressed_by: {rule: base_a, within: 1s}\n", "detection rules only"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -81,9 +81,27 @@ func (rs *Ruleset) link() {
 					}
 				}
 			}
+			if r.corr != nil && !refused[r] {
+				for alias, per := range r.corr.aliases {
+					for name := range per {
+						t := byRef[name]
+						listed := false
+						for _, ref := range r.corr.refs {
+							if t != nil && byRef[ref] == t {
+								listed = true
+							}
+						}
+						if !listed {
+							rs.refuseAt(refused, r, 0, 0, "alias %q names rule %q, which is not among the correlation's rules", alias, name)
+						}
+					}
+				}
+			}
 			if s := r.suppress; s != nil && !refused[r] {
 				t := byRef[s.ruleRef]
 				switch {
+				case r.kind != kindDetection:
+					rs.refuseAt(refused, r, s.line, s.col, "suppressed_by works on detection rules only; suppress the base rules instead")
 				case t == nil:
 					rs.refuseAt(refused, r, s.line, s.col, "suppressed_by names unknown rule %q", s.ruleRef)
 				case refused[t]:
