@@ -20,6 +20,12 @@
 //	for ev := range events { e.Process(ev, emit) }
 //	e.Flush(emit)
 //
+// Events may come in any order; correlations and suppressions then wait
+// for Flush. A caller that feeds events in time order (or nearly: within d)
+// passes WithReorderWindow(d), and the engine decides windows as they
+// close, holding only the open ones. Ruleset.Resolve (and a Resolver, for
+// many lookups) reads any field the way rules do.
+//
 // A rule that cannot be honoured (an unknown modifier, log source or
 // decoder, a regular expression RE2 cannot run, a dangling reference) is
 // refused with its reasons and the run goes on without it, so the count of
