@@ -111,6 +111,7 @@ func TestHTMLInBrowser(t *testing.T) {
 		}
 	}
 	mustContain("script ran under the CSP", `data-evx-ready="1"`)
+	mustContain("style sheet applied under the CSP", `data-evx-css="rgb(246, 247, 249)"`)
 	mustContain("no script set window.__xss", `data-evx-xss="undefined"`)
 	pwned := regexp.MustCompile(`<html[^>]*data-pwned`)
 	if pwned.MatchString(dom) {

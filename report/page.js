@@ -231,6 +231,7 @@
   // Test hooks: a browser test reads these from the DOM.
   doc.documentElement.setAttribute('data-evx-ready', '1');
   doc.documentElement.setAttribute('data-evx-init-ms', String(Date.now() - started));
+  doc.documentElement.setAttribute('data-evx-css', getComputedStyle(doc.body).backgroundColor);
   // The canary is read again after a second, once failed image loads
   // would have fired their error handlers.
   doc.documentElement.setAttribute('data-evx-xss', typeof window.__xss);

@@ -225,7 +225,7 @@ func TestHTMLStatic(t *testing.T) {
 			t.Errorf("page holds %q raw", bad)
 		}
 	}
-	if !strings.Contains(page, `content="default-src &#39;none&#39;; script-src &#39;sha256-`) {
+	if !strings.Contains(page, `content="default-src &#39;none&#39;; script-src &#39;sha256-`) || strings.Contains(page, "unsafe-inline") {
 		t.Errorf("no Content-Security-Policy meta with default-src 'none'")
 	}
 	if got := strings.Count(page, "<script"); got != 4 { // tables, events, rules, the page script
