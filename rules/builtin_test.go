@@ -663,6 +663,14 @@ func TestRuleAppxRemovalFailed(t *testing.T) {
 				"ErrorMeaning": "ERROR_FILE_NOT_FOUND: a file was not found"}},
 		{name: "404 deployment failed", rule: rule, want: 1, events: []*parser.Event{appx(404, "10:00:00", "0x80070005")}},
 		{name: "424 framework still depended on", rule: rule, want: 1, events: []*parser.Event{appx(424, "10:00:00", "")}},
+		{name: "627 not installed for this user is low", rule: rule, want: 1, level: "low",
+			events: []*parser.Event{synth("Microsoft-Windows-AppXDeployment-Server", 627, "20:47:06", atLevel(3),
+				namedData("PackageMoniker", "Microsoft.YourPhone_1.21121.256.0_neutral_~_8wekyb3d8bbwe"))},
+			fields: map[string]string{"PackageMoniker": "Microsoft.YourPhone_1.21121.256.0_neutral_~_8wekyb3d8bbwe"}},
+		{name: "near-miss: Store update failing under Windows Update", rule: rule, want: 0,
+			events: []*parser.Event{synth("Microsoft-Windows-AppXDeployment-Server", 401, "04:05:42", atLevel(2), namedData(
+				"DeploymentOperation", "4", "PackageFullName", "Microsoft.BingWeather_4.7.20002.0_neutral_~_8wekyb3d8bbwe",
+				"ErrorCode", "0x80004004", "CallingProcess", "svchost.exe,wuauserv"))}},
 		{name: "near-miss: 400 finished successfully", rule: rule, want: 0,
 			events: []*parser.Event{synth("Microsoft-Windows-AppXDeployment-Server", 400, "10:00:00", namedData("PackageFullName", "x"))}},
 		{name: "near-miss: 603 started", rule: rule, want: 0,
@@ -1066,6 +1074,13 @@ func TestBuiltinOnRealLogs(t *testing.T) {
 			file: "4renwald+evtx-python/samples/Application.evtx",
 			dontWant: []string{"msi_uninstall_failed_status", "msi_operation_failed", "msi_uninstall_error_cause",
 				"msi_session_unterminated", "msi_rollback_inferred", "security_product_uninstall"},
+		},
+		{
+			// Store updates failing under wuauserv (401/404 Stage, E_ABORT) are not
+			// removals; what remains is one 425 and two 627, all low.
+			file: "AndrewRathbun+DFIRArtifactMuseum/Windows/EventLogs/Win10/RathbunVM/RathbunVM_W10EventLogs_7z/Microsoft-Windows-AppXDeploymentServer%4Operational.evtx",
+			want: map[string]int{"appx_removal_failed": 3},
+			dontWant: []string{"msi_uninstall_privilege_denied"},
 		},
 		{
 			file: "AndrewRathbun+DFIRArtifactMuseum/Windows/EventLogs/Win10/RathbunVM/RathbunVM_W10EventLogs_7z/Application.evtx",
