@@ -240,9 +240,9 @@ func contosoRollback() []*parser.Event {
 	pkg := `C:\Users\alice\Downloads\ContosoAgent.msi`
 	return []*parser.Event{
 		msiSession(1040, "10:00:00.600", pkg, "6700"),
-		scm(7036, "10:00:02.000", "Contoso Agent Service", "stopped"),
+		scmWithKey(scm(7036, "10:00:02.000", "Contoso Agent Service", "stopped"), "ContosoAgentSvc/1"),
 		msiSentence(11722, "10:00:03.400", "Product: Contoso Agent -- Error 1722. There is a problem with this Windows Installer package. A program run as part of the setup did not finish as expected. Contact your support personnel or package vendor.  Action CA_UnregisterDriver, location: C:\\Program Files\\Contoso\\Agent\\, command: \"C:\\Program Files\\Contoso\\Agent\\agentctl.exe\" --unregister", contosoCode, atLevel(2)),
-		scm(7036, "10:00:04.100", "Contoso Agent Service", "running"),
+		scmWithKey(scm(7036, "10:00:04.100", "Contoso Agent Service", "running"), "ContosoAgentSvc/4"),
 		msiSentence(11725, "10:00:04.300", "Product: Contoso Agent -- Removal failed.", contosoCode),
 		msiStatus(1034, "10:00:04.301", "Contoso Agent", "4.2.0.17", "1603", contosoCode),
 		msiSession(1042, "10:00:04.400", pkg, "6700", asUser("S-1-5-18")),
@@ -464,6 +464,38 @@ func TestRuleMsiRollbackInferred(t *testing.T) {
 		{name: "near-miss: cause on another computer", rule: rule, want: 0, events: split},
 		{name: "near-miss: failure sentence before the cause", rule: rule, want: 0, events: reordered},
 	})
+}
+
+func TestRuleMsiRollbackServiceRestored(t *testing.T) {
+	const rule = "msi_rollback_service_restored"
+	noBinary := contosoRollback()
+	noBinary[1].Binary, noBinary[3].Binary = nil, nil
+	otherService := contosoRollback()
+	otherService[3].Binary = nil
+	scmWithKey(otherService[3], "OtherSvc/4")
+	stayedDown := slices.Delete(contosoRollback(), 3, 4) // drop the 7036 "running"
+	elsewhere := contosoRollback()
+	elsewhere[1].System.Computer, elsewhere[3].System.Computer = "PC-OTHER", "PC-OTHER"
+	success := []*parser.Event{
+		msiSession(1040, "10:00:00", "a.msi", "1"),
+		scmWithKey(scm(7036, "10:00:01", "Contoso Agent Service", "stopped"), "ContosoAgentSvc/1"),
+		msiSentence(11724, "10:00:02", "Product: A -- Removal completed successfully.", contosoCode),
+		msiStatus(1034, "10:00:02.001", "A", "1", "0", contosoCode),
+		scmWithKey(scm(7036, "10:00:03", "Contoso Agent Service", "running"), "ContosoAgentSvc/4"),
+		msiSession(1042, "10:00:04", "a.msi", "1")}
+	runPackCases(t, []packCase{
+		{name: "§8 scenario 1: service stopped, rollback restarts it", rule: rule, want: some, level: "medium",
+			events: contosoRollback(),
+			fields: map[string]string{"ServiceName": "Contoso Agent Service", "ServiceKey": "ContosoAgentSvc",
+				"ProductName": "Contoso Agent", "Status": "1603"}},
+		{name: "near-miss: no rollback, the service just restarted", rule: rule, want: 0, events: success},
+		{name: "near-miss: state only in localized param2 (no Binary)", rule: rule, want: 0, events: noBinary},
+		{name: "near-miss: another service came up", rule: rule, want: 0, events: otherService},
+		{name: "near-miss: service bounced on another computer", rule: rule, want: 0, events: elsewhere},
+		{name: "near-miss: service stopped and stayed down", rule: rule, want: 0, events: stayedDown},
+	})
+	// The bonus never replaces the rollback finding itself.
+	check(t, "msi_rollback_inferred", contosoRollback(), 1)
 }
 
 func TestRuleMsiRollbackFailed(t *testing.T) {
