@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Limits for ParseEventXML. Event XML is attacker-controlled (any process
@@ -38,9 +40,12 @@ var ErrEventXML = errors.New("parser: event XML")
 //   - InsertionStrings are the EventData values in order, or for UserData
 //     the attribute values (except namespace declarations) and leaf texts
 //     in document order.
-//   - A value that is only whitespace containing a line break is Event
-//     Viewer's pretty-printing of an empty value ("<Data>" newline spaces
-//     "</Data>") and becomes "", while other whitespace ("User32 ") is kept.
+//   - In a pretty-printed document (elements separated by whitespace: an
+//     Event Viewer copy, never raw EvtRender output), a value that is only
+//     whitespace containing a line break is Event Viewer's rendering of an
+//     empty value ("<Data>" newline spaces "</Data>") and becomes "". Other
+//     values are kept as they are: "User32 ", or a real "\n" in EvtRender
+//     output.
 //
 // Source.Chunk is -1 and Source.RecordID is System.EventRecordID; the
 // caller fills in Source.File and, if it wants it, XML.
@@ -61,9 +66,16 @@ func ParseEventXML(data []byte) (*Event, error) {
 	if bytes.IndexByte(data, '\r') >= 0 {
 		data = escapeTextCR(data)
 	}
+	restore := false
+	if hasXMLInvalid(data) {
+		data, restore = protectXMLInvalid(data)
+	}
 	root, err := readXMLTree(data)
 	if err != nil {
 		return nil, err
+	}
+	if restore {
+		restoreXMLInvalid(root)
 	}
 	if root.Name != "Event" {
 		return nil, fmt.Errorf("%w: root element is <%s>, want <Event>", ErrEventXML, root.Name)
@@ -188,6 +200,12 @@ func readXMLTree(data []byte) (*Node, error) {
 	var root *Node
 	var stack []*Node
 	var text [][]byte // character data of each open element
+	// pretty is set when elements are separated by whitespace (an Event
+	// Viewer copy or a re-indented document, never raw EvtRender output);
+	// only then is a whitespace-only value with a line break taken for
+	// Event Viewer's rendering of an empty one.
+	pretty := false
+	var blankLeaves []*Node
 	for {
 		tok, err := dec.RawToken()
 		if err == io.EOF {
@@ -221,7 +239,16 @@ func readXMLTree(data []byte) (*Node, error) {
 				return nil, fmt.Errorf("%w: unexpected </%s> at byte %d", ErrEventXML, qualifiedName(t.Name), dec.InputOffset())
 			}
 			n := stack[len(stack)-1]
-			n.Text = valueText(string(text[len(text)-1]), len(n.Children) > 0)
+			raw := text[len(text)-1]
+			if len(n.Children) > 0 {
+				pretty = pretty || len(raw) > 0
+				n.Text = strings.TrimSpace(string(raw))
+			} else {
+				n.Text = string(raw)
+				if len(raw) > 0 && len(bytes.TrimSpace(raw)) == 0 && bytes.ContainsAny(raw, "\r\n") {
+					blankLeaves = append(blankLeaves, n)
+				}
+			}
 			stack = stack[:len(stack)-1]
 			text = text[:len(text)-1]
 		case xml.CharData:
@@ -238,21 +265,12 @@ func readXMLTree(data []byte) (*Node, error) {
 	if len(stack) > 0 {
 		return nil, fmt.Errorf("%w: <%s> is not closed", ErrEventXML, stack[len(stack)-1].Name)
 	}
+	if pretty {
+		for _, n := range blankLeaves {
+			n.Text = ""
+		}
+	}
 	return root, nil
-}
-
-// valueText returns an element's value from its character data: the
-// pretty-printing whitespace around child elements is dropped, and a
-// whitespace-only value with a line break (Event Viewer's rendering of an
-// empty value) becomes "".
-func valueText(s string, hasChildren bool) string {
-	if strings.TrimSpace(s) == "" && (hasChildren || strings.ContainsAny(s, "\r\n")) {
-		return ""
-	}
-	if hasChildren {
-		return strings.TrimSpace(s)
-	}
-	return s
 }
 
 // stripFoldMarkers removes the "- " that Event Viewer's XML view puts
@@ -278,6 +296,105 @@ func stripFoldMarkers(data []byte) []byte {
 		out = append(out, line...)
 	}
 	return out
+}
+
+// Characters XML 1.0 cannot carry (C0 controls other than tab, LF, CR)
+// still occur in event values: any program can log them, and the file
+// parser keeps them. EvtRender passes them through raw or as character
+// references, both of which encoding/xml rejects. So before decoding they
+// are swapped for private-use code points (U+10FF00 + the control's
+// value), and swapped back in the tree afterwards. An input that already
+// holds such code points gets U+FFFD instead (lossy, never wrong).
+const invalidBase = 0x10FF00
+
+// hasXMLInvalid reports whether data holds a C0 control that XML forbids,
+// raw or as a character reference.
+func hasXMLInvalid(data []byte) bool {
+	for _, c := range data {
+		if c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
+			return true
+		}
+	}
+	return bytes.Contains(data, []byte("&#"))
+}
+
+// protectXMLInvalid swaps forbidden controls, raw or as &#N; / &#xN;, for
+// their placeholders; restore is false when placeholders would be
+// ambiguous and U+FFFD was used instead.
+func protectXMLInvalid(data []byte) ([]byte, bool) {
+	restore := !bytes.ContainsRune(data, invalidBase) && !containsPlaceholder(data)
+	out := make([]byte, 0, len(data)+16)
+	for i := 0; i < len(data); {
+		c := data[i]
+		if c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
+			out = appendPlaceholder(out, c, restore)
+			i++
+			continue
+		}
+		if c == '&' && i+2 < len(data) && data[i+1] == '#' {
+			if v, n, ok := charRef(data[i:]); ok && v < 0x20 && v != '\t' && v != '\n' && v != '\r' {
+				out = appendPlaceholder(out, byte(v), restore)
+				i += n
+				continue
+			}
+		}
+		out = append(out, c)
+		i++
+	}
+	return out, restore
+}
+
+func appendPlaceholder(out []byte, c byte, restore bool) []byte {
+	if restore {
+		return utf8.AppendRune(out, rune(invalidBase+int(c)))
+	}
+	return utf8.AppendRune(out, utf8.RuneError)
+}
+
+func containsPlaceholder(data []byte) bool {
+	for i := 0; i < 0x20; i++ {
+		if bytes.ContainsRune(data, rune(invalidBase+i)) {
+			return true
+		}
+	}
+	return false
+}
+
+// charRef reads a character reference "&#N;" or "&#xN;" at the start of b.
+func charRef(b []byte) (v int, n int, ok bool) {
+	end := bytes.IndexByte(b, ';')
+	if end < 3 || end > 10 {
+		return 0, 0, false
+	}
+	num, base := string(b[2:end]), 10
+	if num[0] == 'x' {
+		num, base = num[1:], 16
+	}
+	x, err := strconv.ParseUint(num, base, 32)
+	if err != nil {
+		return 0, 0, false
+	}
+	return int(x), end + 1, true
+}
+
+// restoreXMLInvalid puts the controls back into every text and value.
+func restoreXMLInvalid(n *Node) {
+	n.Text = restoreString(n.Text)
+	for i := range n.Attrs {
+		n.Attrs[i].Value = restoreString(n.Attrs[i].Value)
+	}
+	for _, c := range n.Children {
+		restoreXMLInvalid(c)
+	}
+}
+
+func restoreString(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= invalidBase && r < invalidBase+0x20 {
+			return r - invalidBase
+		}
+		return r
+	}, s)
 }
 
 // escapeTextCR writes each carriage return in character data as &#13;.

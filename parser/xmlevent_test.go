@@ -364,6 +364,10 @@ func TestParseEventXMLSynthetic(t *testing.T) {
 		wantErr string // substring; "" for none
 		check   func(*Event) string
 	}{
+		{name: "raw EvtRender keeps a line-break-only value", xml: head + "</System><EventData><Data Name='ExtraInfo'>\n</Data><Data>\r</Data></EventData></Event>",
+			check: func(ev *Event) string { return want(ev.EventData[0].Value+"|"+ev.EventData[1].Value, "\n|\r") }},
+		{name: "pretty-printed copy makes it empty", xml: "<Event>\n <System><Provider Name='P'/></System>\n <EventData>\n  <Data>\n  </Data>\n  <Data> </Data>\n </EventData>\n</Event>",
+			check: func(ev *Event) string { return want(ev.EventData[0].Value+"|"+ev.EventData[1].Value, "| ") }},
 		{name: "CR LF inside a value is kept", xml: head + "</System><EventData><Data>a\r\nb</Data></EventData></Event>",
 			check: func(ev *Event) string { return want(ev.EventData[0].Value, "a\r\nb") }},
 		{name: "CR LF between attributes is fine", xml: "<Event\r\n xmlns='x'><System><Provider\r\nName='P'/></System></Event>",
@@ -388,6 +392,12 @@ func TestParseEventXMLSynthetic(t *testing.T) {
 			check: func(ev *Event) string { return want(fmt.Sprint(ev.System.EventID), "1") }},
 		{name: "fold markers stripped, values with dashes kept", xml: "- <Event>\n  - <System>\n<Provider Name='P'/></System>\n - <EventData><Data>\n- a &lt;b&gt;\n- c</Data></EventData>\n</Event>",
 			check: func(ev *Event) string { return want(ev.EventData[0].Value, "\n- a <b>\n- c") }},
+		{name: "raw and referenced control characters survive", xml: head + "</System><EventData><Data>a\x01b&#2;c&#x1f;d&#9;e</Data><Data Name='\x07'>\x00</Data></EventData></Event>",
+			check: func(ev *Event) string {
+				return want(fmt.Sprint(ev.EventData), fmt.Sprint([]Field{{"", "a\x01b\x02c\x1fd\te"}, {"\x07", "\x00"}}))
+			}},
+		{name: "placeholder look-alikes make controls U+FFFD", xml: head + "</System><EventData><Data>\U0010FF01\x01</Data></EventData></Event>",
+			check: func(ev *Event) string { return want(ev.EventData[0].Value, "\U0010FF01\uFFFD") }},
 		{name: "not XML", xml: "hello", wantErr: "text outside"},
 		{name: "wrong root", xml: "<Events/>", wantErr: "want <Event>"},
 		{name: "unclosed", xml: head, wantErr: "is not closed"},
@@ -456,5 +466,135 @@ func BenchmarkParseEventXML(b *testing.B) {
 		if _, err := ParseEventXML(data); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestParseEventXMLMatchesFileParser renders every record of the repo's
+// test logs as XML with the file parser and maps it back with
+// ParseEventXML: both paths must give the same Event, which is what live
+// mode promises.
+func TestParseEventXMLMatchesFileParser(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join("..", "testdata", "evtx", "*", "*.evtx"))
+	if len(files) == 0 {
+		t.Fatal("no test logs under testdata/evtx")
+	}
+	if testing.Short() {
+		files = files[:min(len(files), 3)]
+	}
+	for _, path := range files {
+		t.Run(filepath.Base(filepath.Dir(path))+"/"+filepath.Base(path), func(t *testing.T) {
+			compareXMLRoundTrip(t, path)
+		})
+	}
+}
+
+func compareXMLRoundTrip(t *testing.T, path string) {
+	f, err := Open(path, Options{XML: true})
+	if err != nil {
+		t.Skip(err)
+	}
+	defer f.Close()
+	n, diffs := 0, 0
+	for ev, err := range f.Events(t.Context()) {
+		if err != nil || ev.XML == "" {
+			continue
+		}
+		if strings.ContainsRune(ev.XML, '\uFFFD') && !strings.ContainsRune(fmt.Sprint(ev.EventData, ev.UserData), '\uFFFD') {
+			continue // the file parser's XML writer replaced characters XML cannot carry
+		}
+		n++
+		got, err := ParseEventXML([]byte(ev.XML))
+		if err != nil {
+			t.Errorf("record %d: %v\n%s", ev.Source.RecordID, err, ev.XML)
+			diffs++
+			continue
+		}
+		if d := diffEvents(ev, got); d != "" {
+			diffs++
+			if diffs <= 5 {
+				t.Errorf("record %d: %s\n%.600s", ev.Source.RecordID, d, ev.XML)
+			}
+		}
+	}
+	if diffs > 5 {
+		t.Errorf("%d of %d records differ", diffs, n)
+	}
+}
+
+// diffEvents compares what both sources must agree on.
+func diffEvents(want, got *Event) string {
+	var d []string
+	check := func(what string, a, b any) {
+		if fmt.Sprint(a) != fmt.Sprint(b) {
+			d = append(d, fmt.Sprintf("%s: file parser %q, XML %q", what, fmt.Sprint(a), fmt.Sprint(b)))
+		}
+	}
+	check("System", systemSummary(&want.System), systemSummary(&got.System))
+	check("Extra", want.System.Extra, got.System.Extra)
+	check("TimeCreated", want.System.TimeCreated, got.System.TimeCreated)
+	check("EventData", want.EventData, got.EventData)
+	check("EventDataName", want.EventDataName, got.EventDataName)
+	check("Binary", hex.EncodeToString(want.Binary), hex.EncodeToString(got.Binary))
+	check("UserData", nodeString(want.UserData), nodeString(got.UserData))
+	check("RenderedMessage", want.RenderedMessage, got.RenderedMessage)
+	// The file parser's insertion strings are all substitution values of
+	// the template instance; XML shows only those placed in the document,
+	// so classic events lose hidden tail values (the Binary as hex, a
+	// length). The visible ones must agree, in order: they are what
+	// message templates' %1…%n use.
+	if want.UserData == nil && dataArePrefix(want) && (len(got.InsertionStrings) > len(want.InsertionStrings) ||
+		fmt.Sprint(want.InsertionStrings[:len(got.InsertionStrings)]) != fmt.Sprint(got.InsertionStrings)) {
+		check("InsertionStrings (prefix)", want.InsertionStrings, got.InsertionStrings)
+	}
+	return strings.Join(d, "; ")
+}
+
+// dataArePrefix reports whether the file parser's insertion strings start
+// with its EventData values, one per Data; arrays and hidden substitutions
+// break that, and then XML cannot show the substitution list.
+func dataArePrefix(ev *Event) bool {
+	if len(ev.EventData) > len(ev.InsertionStrings) {
+		return false
+	}
+	for i, d := range ev.EventData {
+		if ev.InsertionStrings[i] != d.Value {
+			return false
+		}
+	}
+	return true
+}
+
+func nodeString(n *Node) string {
+	if n == nil {
+		return "<nil>"
+	}
+	var b strings.Builder
+	b.WriteString(n.Name + fmt.Sprint(n.Attrs) + "=" + n.Text + "[")
+	for _, c := range n.Children {
+		b.WriteString(nodeString(c))
+	}
+	b.WriteString("]")
+	return b.String()
+}
+
+// TestParseEventXMLMatchesFileParserCorpus does the same on real logs of
+// the shared corpus (skipped with -short).
+func TestParseEventXMLMatchesFileParserCorpus(t *testing.T) {
+	if testing.Short() {
+		t.Skip("corpus round trip skipped with -short")
+	}
+	root := testenv.Corpus(t)
+	var files []string
+	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(strings.ToLower(p), ".evtx") {
+			if fi, err := d.Info(); err == nil && fi.Size() < 8<<20 {
+				files = append(files, p)
+			}
+		}
+		return nil
+	})
+	for _, path := range files {
+		rel, _ := filepath.Rel(root, path)
+		t.Run(rel, func(t *testing.T) { compareXMLRoundTrip(t, path) })
 	}
 }
