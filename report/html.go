@@ -2,6 +2,7 @@ package report
 
 import (
 	"bufio"
+	"cmp"
 	"crypto/sha256"
 	_ "embed"
 	"encoding/base64"
@@ -9,7 +10,7 @@ import (
 	"html/template"
 	"io"
 	"os"
-	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -377,6 +378,7 @@ type htmlField struct{ Name, Value string }
 
 type htmlRef struct {
 	Time, Provider, Channel, File string
+	Path                          string // File is its last element
 	EventID                       int
 	Record                        uint64
 }
@@ -432,7 +434,7 @@ func (h *htmlWriter) page(v *view) *htmlPage {
 		EventsLimit: h.limit,
 		TimelineCut: h.written < h.total,
 	}
-	fail := v.findingsByLevel[rules.LevelCritical] + v.findingsByLevel[rules.LevelHigh]
+	urgent := v.findingsByLevel[rules.LevelCritical] + v.findingsByLevel[rules.LevelHigh]
 	sessionsBad := 0
 	for _, se := range v.sessions {
 		if se.Outcome != uninstall.OutcomeSucceeded {
@@ -447,8 +449,9 @@ func (h *htmlWriter) page(v *view) *htmlPage {
 	}
 	p.Cards = []htmlCard{
 		{Label: "Findings", Value: strconv.Itoa(len(v.findings)), Class: cls(len(v.findings) > 0, "warn"),
-			Note: fmt.Sprintf("%d critical · %d high · %d medium · %d low · %d info", v.findingsByLevel[4], v.findingsByLevel[3], v.findingsByLevel[2], v.findingsByLevel[1], v.findingsByLevel[0])},
-		{Label: "Critical + high", Value: strconv.Itoa(fail), Class: cls(fail > 0, "bad")},
+			Note: fmt.Sprintf("%d critical · %d high · %d medium · %d low · %d info", v.findingsByLevel[rules.LevelCritical], v.findingsByLevel[rules.LevelHigh],
+				v.findingsByLevel[rules.LevelMedium], v.findingsByLevel[rules.LevelLow], v.findingsByLevel[rules.LevelInformational])},
+		{Label: "Critical + high", Value: strconv.Itoa(urgent), Class: cls(urgent > 0, "bad")},
 		{Label: "Uninstall sessions", Value: strconv.Itoa(len(v.sessions)), Class: cls(sessionsBad > 0, "warn"),
 			Note: fmt.Sprintf("%d did not simply succeed", sessionsBad)},
 		{Label: "Events", Value: strconv.Itoa(v.events), Note: shortTime(v.first, v.loc) + " → " + shortTime(v.last, v.loc)},
@@ -587,7 +590,8 @@ func (h *htmlWriter) refs(evs []rules.EventRef, loc *time.Location) []htmlRef {
 			break
 		}
 		out = append(out, htmlRef{Time: shortTime(e.Time, loc), Provider: htmlText(e.Provider, maxHTMLField),
-			Channel: htmlText(e.Channel, maxHTMLField), File: htmlText(filepath.Base(e.File), maxHTMLField), EventID: int(e.EventID), Record: e.RecordID})
+			Channel: htmlText(e.Channel, maxHTMLField), File: htmlText(baseName(e.File), maxHTMLField), Path: htmlText(e.File, maxHTMLField),
+			EventID: int(e.EventID), Record: e.RecordID})
 	}
 	return out
 }
@@ -611,17 +615,21 @@ func outcomeClass(o string) string {
 
 var classRank = map[string]int{"failed": 0, "rolledback": 1, "unterminated": 2, "reboot": 3, "other": 4, "succeeded": 5}
 
+// sortProducts puts the products whose worst session is worst first, then
+// sorts by name.
 func sortProducts(ps []htmlProduct) {
-	for i := 1; i < len(ps); i++ { // insertion sort: few products, stable
-		for j := i; j > 0; j-- {
-			a, b := ps[j-1], ps[j]
-			if classRank[a.Worst] < classRank[b.Worst] ||
-				(classRank[a.Worst] == classRank[b.Worst] && strings.ToLower(a.Product) <= strings.ToLower(b.Product)) {
-				break
-			}
-			ps[j-1], ps[j] = b, a
-		}
+	slices.SortStableFunc(ps, func(a, b htmlProduct) int {
+		return cmp.Or(cmp.Compare(classRank[a.Worst], classRank[b.Worst]), cmp.Compare(strings.ToLower(a.Product), strings.ToLower(b.Product)))
+	})
+}
+
+// baseName is the last element of a Windows or slash path, or of the member
+// path of a zip ("archive.zip!inner/Application.evtx").
+func baseName(p string) string {
+	if i := strings.LastIndexAny(p, `/\!`); i >= 0 && i < len(p)-1 {
+		return p[i+1:]
 	}
+	return p
 }
 
 // svgChart lays out the histogram: event bars on top, findings below,

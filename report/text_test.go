@@ -296,3 +296,18 @@ func TestHTMLLines(t *testing.T) {
 		}
 	}
 }
+
+func TestBaseName(t *testing.T) {
+	for in, want := range map[string]string{
+		`C:\logs\Application.evtx`:                           "Application.evtx",
+		"/cases/ws01/System.evtx":                            "System.evtx",
+		"kape.zip!C/Windows/System32/winevt/Logs/Setup.evtx": "Setup.evtx",
+		"live:Application":                                   "live:Application",
+		"Application.evtx":                                   "Application.evtx",
+		`trailing\`:                                          `trailing\`,
+	} {
+		if got := baseName(in); got != want {
+			t.Errorf("baseName(%q): got %q, want %q", in, got, want)
+		}
+	}
+}
