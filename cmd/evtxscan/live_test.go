@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/xml"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -67,7 +69,7 @@ func TestScheduleInstallPrint(t *testing.T) {
 	if err := xml.Unmarshal([]byte(strings.Replace(stdout, `encoding="UTF-8"`, "", 1)), &task); err != nil {
 		t.Fatalf("printed XML does not parse: %v\n%s", err, stdout)
 	}
-	want := `live --once --quiet --notify soc --keyword "a b" --format=jsonl --state C:\ProgramData\evtxscan\state.json`
+	want := `live --once --quiet --notify soc --keyword "a b" --format=jsonl --state C:\ProgramData\evtxscan\state.json --out C:\ProgramData\evtxscan\reports`
 	if task.URI != `\evtxscan\test` || task.Interval != "PT30M" || task.UserID != "S-1-5-18" || task.Arguments != want {
 		t.Errorf("task %+v\nwant arguments %s", task, want)
 	}
@@ -85,6 +87,18 @@ func TestScheduleInstallPrint(t *testing.T) {
 		if code != exitUsage || !strings.Contains(stderr, tt.want) {
 			t.Errorf("%q: exit %d, stderr %q, want %q", tt.args, code, stderr, tt.want)
 		}
+	}
+}
+
+func TestAbsolutePathArgs(t *testing.T) {
+	wd, _ := os.Getwd()
+	got := absolutePathArgs([]string{"--out", "rep", "--rules=my rules", "-o", `C:\r`, "--state", `\\srv\share\s.json`, "--keyword", "rel", "--messages", "/abs/m.yml"})
+	want := []string{"--out", filepath.Join(wd, "rep"), "--rules=" + filepath.Join(wd, "my rules"), "-o", `C:\r`, "--state", `\\srv\share\s.json`, "--keyword", "rel", "--messages", "/abs/m.yml"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+	if !hasFlag([]string{"-o", "x"}, "out", "o") || hasFlag([]string{"--outbox"}, "out") {
+		t.Error("hasFlag")
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -141,9 +142,14 @@ func (o *scheduleOptions) install(liveArgs []string, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "evtxscan schedule install: %v\n", err)
 		return exitUsage
 	}
+	// The task runs in C:\Windows\System32: relative paths would land there.
+	args = absolutePathArgs(args)
 	if lo.state == "" {
 		state := programData() + `\evtxscan\state.json` // a Windows path, also in --print on other systems
 		args = append(args, "--state", state)
+	}
+	if lo.out == "evtxscan-report" && !hasFlag(args, "out", "o") {
+		args = append(args, "--out", programData()+`\evtxscan\reports`)
 	}
 	prog, err := os.Executable()
 	if err != nil {
@@ -182,6 +188,57 @@ func (o *scheduleOptions) install(liveArgs []string, stdout, stderr io.Writer) i
 	}
 	fmt.Fprintf(stdout, "installed %s: %s %s every %s as SYSTEM\n", o.name, prog, live.JoinCommandLine(args), o.every)
 	return exitOK
+}
+
+// pathFlags are live's flags that name files or folders.
+var pathFlags = map[string]bool{"out": true, "o": true, "state": true, "rules": true, "messages": true, "notify-config": true, "notify-outbox": true}
+
+// absolutePathArgs makes the values of path flags absolute, in both the
+// "--flag value" and "--flag=value" forms.
+func absolutePathArgs(args []string) []string {
+	out := append([]string(nil), args...)
+	for i := 0; i < len(out); i++ {
+		a := out[i]
+		if !strings.HasPrefix(a, "-") {
+			continue
+		}
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !pathFlags[name] {
+			continue
+		}
+		if hasValue {
+			out[i] = a[:len(a)-len(value)] + absPath(value)
+		} else if i+1 < len(out) {
+			i++
+			out[i] = absPath(out[i])
+		}
+	}
+	return out
+}
+
+// absPath makes p absolute unless it already is (as Windows or as this
+// system sees it).
+func absPath(p string) string {
+	if p == "" || filepath.IsAbs(p) || strings.HasPrefix(p, `\\`) || (len(p) > 2 && p[1] == ':' && (p[2] == '\\' || p[2] == '/')) {
+		return p
+	}
+	if abs, err := filepath.Abs(p); err == nil {
+		return abs
+	}
+	return p
+}
+
+// hasFlag reports whether args set one of the named flags.
+func hasFlag(args []string, names ...string) bool {
+	for _, a := range args {
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		for _, n := range names {
+			if strings.HasPrefix(a, "-") && name == n {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // programData is %ProgramData% (C:\ProgramData when unset).
