@@ -2,6 +2,7 @@ package rules
 
 import (
 	"path"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -13,6 +14,8 @@ import (
 
 type condNode interface {
 	eval(ctx *evalCtx) bool
+	// cost estimates the work of eval in the worst case (see optimize).
+	cost() int
 	// pinned returns the event ids the node can only be true for, or
 	// ok=false when it can be true for any id.
 	pinned() (ids []uint16, ok bool)
@@ -62,6 +65,51 @@ func (c *condOf) eval(ctx *evalCtx) bool {
 		}
 	}
 	return got >= need
+}
+
+func (c *condSel) cost() int { return c.sel.cost() }
+func (c *condNot) cost() int { return c.kid.cost() }
+func (c *condAnd) cost() int { return sumCost(c.kids) }
+func (c *condOr) cost() int  { return sumCost(c.kids) }
+func (c *condOf) cost() int {
+	n := 0
+	for _, s := range c.sels {
+		n += s.cost()
+	}
+	return n
+}
+
+func sumCost(kids []condNode) int {
+	n := 0
+	for _, k := range kids {
+		n += k.cost()
+	}
+	return n
+}
+
+// optimize orders the operands of and, or and "x of" by cost, cheapest
+// first, so short-circuiting skips the expensive ones (a file-name suffix
+// before a scan of the command line). The result is the same boolean.
+func optimize(c condNode) {
+	byCost := func(kids []condNode) {
+		sort.SliceStable(kids, func(i, j int) bool { return kids[i].cost() < kids[j].cost() })
+	}
+	switch n := c.(type) {
+	case *condAnd:
+		for _, k := range n.kids {
+			optimize(k)
+		}
+		byCost(n.kids)
+	case *condOr:
+		for _, k := range n.kids {
+			optimize(k)
+		}
+		byCost(n.kids)
+	case *condNot:
+		optimize(n.kid)
+	case *condOf:
+		sort.SliceStable(n.sels, func(i, j int) bool { return n.sels[i].cost() < n.sels[j].cost() })
+	}
 }
 
 func (c *condSel) pinned() ([]uint16, bool) {

@@ -3,6 +3,7 @@ package rules
 import (
 	"encoding/base64"
 	"net/netip"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf16"
@@ -20,8 +21,10 @@ type detection struct {
 // A selection is a named search identifier: an OR of AND-maps, or a keyword
 // search.
 type selection struct {
-	name string
-	alts [][]*fieldTest // OR of (AND of field tests)
+	name   string
+	alts   [][]*fieldTest // OR of (AND of field tests)
+	costv  int
+	costed bool
 }
 
 // A fieldTest is one `Field|modifiers: values` entry of a map.
@@ -32,6 +35,57 @@ type fieldTest struct {
 	neg    bool        // |neq: no group may match
 	exists int8        // |exists: 1 must exist, -1 must not
 	ids    []uint16    // fast path: EventID equal to one of these
+}
+
+// cost estimates the worst-case work of evaluating the selection; see
+// optimize. It also orders each map's tests cheapest first.
+func (s *selection) cost() int {
+	if s.costed {
+		return s.costv
+	}
+	n := 0
+	for _, alt := range s.alts {
+		sort.SliceStable(alt, func(i, j int) bool { return alt[i].cost() < alt[j].cost() })
+		for _, t := range alt {
+			n += t.cost()
+		}
+	}
+	s.costv, s.costed = n, true
+	return n
+}
+
+func (t *fieldTest) cost() int {
+	if t.ids != nil {
+		return 1
+	}
+	n := 1
+	for _, g := range t.groups {
+		for i := range g {
+			switch g[i].op {
+			case opEq, opPrefix, opSuffix, opAny, opNull:
+				n += 2
+			case opContains, opLt, opLte, opGt, opGte:
+				n += 5
+			case opGlob, opCIDR, opFieldRef:
+				n += 8
+			case opMulti:
+				n += 12
+			case opRegex:
+				if g[i].pre != nil {
+					n += 15
+				} else {
+					n += 40
+				}
+			}
+		}
+	}
+	switch t.field.kind {
+	case fkDataAny, fkKeyword:
+		n *= 6
+	case fkNamed:
+		n += 3
+	}
+	return n
 }
 
 func (s *selection) eval(ctx *evalCtx) bool {
@@ -219,6 +273,9 @@ func parseDetection(de *docErrors, n *yaml.Node) *detection {
 		d.cond = alts[0]
 	} else if len(alts) > 1 {
 		d.cond = &condOr{kids: alts}
+	}
+	if d.cond != nil && len(de.probs) == 0 {
+		optimize(d.cond)
 	}
 	return d
 }

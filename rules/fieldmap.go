@@ -123,7 +123,7 @@ func (c *evalCtx) evalExpr(m *fieldMap, e *fmExpr, depth int) (string, bool) {
 		if i, ok := m.index[e.field.name]; ok {
 			return c.mapValue(m, i, depth)
 		}
-		return c.named(e.field.name, depth)
+		return c.named(e.field.name, e.field.id, depth)
 	}
 	return c.getKind(&e.field, depth)
 }

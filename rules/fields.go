@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"strconv"
 	"strings"
+	"sync"
 	"unsafe"
 
 	"github.com/evtxscan/evtxscan/parser"
@@ -80,6 +81,7 @@ type fieldRef struct {
 	name string
 	kind fieldKind
 	pos  int        // fkDataPos: 1-based
+	id   int32      // fkNamed: interned name (see internField); 0 if not
 	alt  *fieldConv // process_creation rules: the name on Security 4688
 }
 
@@ -92,7 +94,61 @@ func newFieldRef(name string) fieldRef {
 			return fieldRef{name: name, kind: fkDataPos, pos: n}
 		}
 	}
-	return fieldRef{name: name, kind: fkNamed}
+	return fieldRef{name: name, kind: fkNamed, id: internField(name)}
+}
+
+// Field names rules use are interned to small integers, so that an event's
+// EventData can be indexed once and every lookup after that is an array
+// access instead of a scan of the fields. The table only grows (by the
+// names of loaded rules); contexts take a snapshot when they are made, and
+// names interned later fall back to the scan.
+var fieldIntern = struct {
+	sync.Mutex
+	ids map[string]int32
+}{ids: map[string]int32{}}
+
+func internField(name string) int32 {
+	fieldIntern.Lock()
+	defer fieldIntern.Unlock()
+	id, ok := fieldIntern.ids[name]
+	if !ok {
+		id = int32(len(fieldIntern.ids)) + 1 // 0: not interned
+		fieldIntern.ids[name] = id
+	}
+	return id
+}
+
+func fieldIDSnapshot() map[string]int32 {
+	fieldIntern.Lock()
+	defer fieldIntern.Unlock()
+	m := make(map[string]int32, len(fieldIntern.ids))
+	for k, v := range fieldIntern.ids {
+		m[k] = v
+	}
+	return m
+}
+
+// eventData returns the first EventData field named name (interned as id).
+func (c *evalCtx) eventData(id int32, name string) (string, bool) {
+	if id <= 0 || int(id) >= len(c.dataPos) {
+		return c.ev.Data(name)
+	}
+	if c.indexedGen != c.gen {
+		for i := range c.ev.EventData {
+			n := c.ev.EventData[i].Name
+			if n == "" {
+				continue
+			}
+			if k, ok := c.nameIDs[n]; ok && c.dataGen[k] != c.gen {
+				c.dataPos[k], c.dataGen[k] = int32(i), c.gen
+			}
+		}
+		c.indexedGen = c.gen
+	}
+	if c.dataGen[id] == c.gen {
+		return c.ev.EventData[c.dataPos[id]].Value, true
+	}
+	return "", false
 }
 
 // An evalCtx resolves fields of one event at a time; it is reused across
@@ -110,6 +166,12 @@ type evalCtx struct {
 	cache   []fmSlot
 	multi   []string
 	multiOK bool
+
+	// EventData indexed by interned name (see eventData)
+	nameIDs    map[string]int32
+	dataPos    []int32
+	dataGen    []uint32
+	indexedGen uint32
 
 	// lowered: the last value lower-cased (ASCII letters only), reused
 	// while the same value is matched by several patterns
@@ -144,7 +206,9 @@ type fmSlot struct {
 }
 
 func newEvalCtx(mi *mapIndex) *evalCtx {
-	return &evalCtx{maps: mi, cache: make([]fmSlot, mi.slots)}
+	ids := fieldIDSnapshot()
+	return &evalCtx{maps: mi, cache: make([]fmSlot, mi.slots),
+		nameIDs: ids, dataPos: make([]int32, len(ids)+1), dataGen: make([]uint32, len(ids)+1)}
 }
 
 // reset points the context at a new event.
@@ -155,9 +219,11 @@ func (c *evalCtx) reset(ev *parser.Event) {
 		c.gen = 1
 		c.sysGen = [numFieldKinds]uint32{}
 		c.fmGen = 0
+		c.indexedGen = 0
 		for i := range c.cache {
 			c.cache[i].gen = 0
 		}
+		clear(c.dataGen)
 	}
 	c.multiOK = false
 	c.is4688 = ev.System.EventID == 4688 && ev.System.Channel == chSecurity
@@ -175,7 +241,7 @@ func (c *evalCtx) getKind(f *fieldRef, depth int) (string, bool) {
 	s := &ev.System
 	switch f.kind {
 	case fkNamed:
-		return c.named(f.name, depth)
+		return c.named(f.name, f.id, depth)
 	case fkProvider:
 		return s.Provider, s.Provider != ""
 	case fkProviderGUID:
@@ -251,7 +317,7 @@ func (c *evalCtx) getConv(fc *fieldConv) (string, bool) {
 	if fc.absent {
 		return "", false
 	}
-	v, ok := c.ev.Data(fc.name)
+	v, ok := c.eventData(fc.id, fc.name)
 	if !ok {
 		return "", false
 	}
@@ -261,7 +327,7 @@ func (c *evalCtx) getConv(fc *fieldConv) (string, bool) {
 			return strconv.FormatUint(uint64(n), 10), true
 		}
 	case convDomainUser:
-		if d, ok := c.ev.Data("SubjectDomainName"); ok && d != "" {
+		if d, ok := c.eventData(subjectDomainID, "SubjectDomainName"); ok && d != "" {
 			return d + `\` + v, true
 		}
 	case convIntegrityLabel:
@@ -284,13 +350,13 @@ func (c *evalCtx) getConv(fc *fieldConv) (string, bool) {
 }
 
 // named resolves a non-system name: field map, EventData, UserData.
-func (c *evalCtx) named(name string, depth int) (string, bool) {
+func (c *evalCtx) named(name string, id int32, depth int) (string, bool) {
 	for _, m := range c.applicableMaps() {
 		if i, ok := m.index[name]; ok {
 			return c.mapValue(m, i, depth)
 		}
 	}
-	if v, ok := c.ev.Data(name); ok {
+	if v, ok := c.eventData(id, name); ok {
 		return v, true
 	}
 	if c.ev.UserData != nil {

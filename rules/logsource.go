@@ -225,8 +225,20 @@ var procCreationOn4688 = map[string]fieldConv{
 // A fieldConv is how a taxonomy field name reads on another event layout.
 type fieldConv struct {
 	name   string
+	id     int32 // interned name
 	conv   convKind
 	absent bool
+}
+
+var subjectDomainID = internField("SubjectDomainName")
+
+func init() {
+	for k, fc := range procCreationOn4688 {
+		if !fc.absent {
+			fc.id = internField(fc.name)
+			procCreationOn4688[k] = fc
+		}
+	}
 }
 
 type convKind uint8
