@@ -180,6 +180,24 @@ func (o *liveOptions) liveOnce(ctx context.Context, src *live.Source, cfg analys
 func (o *liveOptions) liveFollow(ctx context.Context, src *live.Source, cfg analysis.Config, notifier *notify.Notifier, stderr io.Writer) int {
 	baseDir := cfg.Report.Dir
 	worst := exitOK
+	if notifier != nil {
+		// Alerts that failed are retried on their backoff even while the
+		// logs stay quiet (the outbox lock keeps this from racing a cycle).
+		go func() {
+			t := time.NewTicker(time.Minute)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					if err := notifier.Flush(ctx); err != nil && ctx.Err() == nil {
+						fmt.Fprintf(stderr, "warning: %v\n", err)
+					}
+				}
+			}
+		}()
+	}
 	for ctx.Err() == nil {
 		cycle := src.Cycle(followQuiet, followMax)
 		start := time.Now().UTC()
