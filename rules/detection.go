@@ -280,8 +280,17 @@ func parseDetection(de *docErrors, n *yaml.Node) *detection {
 	return d
 }
 
+// deref follows YAML aliases (*anchor) to the node they name.
+func deref(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 8; i++ {
+		n = n.Alias
+	}
+	return n
+}
+
 func parseSelection(de *docErrors, name string, n *yaml.Node) *selection {
 	s := &selection{name: name}
+	n = deref(n)
 	switch n.Kind {
 	case yaml.MappingNode:
 		s.alts = append(s.alts, parseAndMap(de, n))
@@ -290,8 +299,9 @@ func parseSelection(de *docErrors, name string, n *yaml.Node) *selection {
 			de.at(n, "search identifier %q is an empty list", name)
 			return s
 		}
-		if n.Content[0].Kind == yaml.MappingNode {
+		if deref(n.Content[0]).Kind == yaml.MappingNode {
 			for _, c := range n.Content {
+				c = deref(c)
 				if c.Kind != yaml.MappingNode {
 					de.at(c, "search identifier %q mixes maps and plain values (make every item a map)", name)
 					continue
@@ -314,7 +324,7 @@ func parseSelection(de *docErrors, name string, n *yaml.Node) *selection {
 func parseAndMap(de *docErrors, n *yaml.Node) []*fieldTest {
 	var out []*fieldTest
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		out = append(out, parseFieldTest(de, n.Content[i], n.Content[i].Value, n.Content[i+1]))
+		out = append(out, parseFieldTest(de, n.Content[i], n.Content[i].Value, deref(n.Content[i+1])))
 	}
 	if len(out) == 0 {
 		de.at(n, "empty map in a search identifier")
@@ -403,7 +413,9 @@ func parseFieldTest(de *docErrors, keyNode *yaml.Node, spec string, val *yaml.No
 	case yaml.ScalarNode:
 		vals = []*yaml.Node{val}
 	case yaml.SequenceNode:
-		vals = val.Content
+		for _, v := range val.Content {
+			vals = append(vals, deref(v))
+		}
 		if len(vals) == 0 {
 			de.at(val, "field %q has an empty list of values", name)
 			return t

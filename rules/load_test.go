@@ -157,3 +157,12 @@ func FuzzLoad(f *testing.F) {
 		run(e, ev, evA(1, "User=u"), evB(2, "User=u"))
 	})
 }
+
+func TestYAMLAnchors(t *testing.T) {
+	y := detectionRule("    a:\n        Image|endswith: &exe '\\cmd.exe'\n    b:\n        ParentImage|endswith: *exe\n    c: &sel\n        User: alice\n    d: *sel\n    condition: a and b and d\n")
+	_, e := engineFor(t, y)
+	ev := mkEvent("Application", "P", 1, t0, `Image=C:\cmd.exe`, `ParentImage=D:\x\cmd.exe`, "User=alice")
+	if got := run(e, ev); len(got) != 1 {
+		t.Errorf("rule with anchors and aliases: %d findings, want 1", len(got))
+	}
+}
