@@ -2,6 +2,7 @@ package rules
 
 import (
 	"context"
+	"encoding/hex"
 	"maps"
 	"os"
 	"path/filepath"
@@ -754,7 +755,7 @@ func TestRuleSecurityProductUninstall(t *testing.T) {
 			events: []*parser.Event{msiStatus(1034, "10:00:00", "SentinelOne Agent", "23.1", "1603", otherCode)}},
 		{name: "short vendor name as a word", rule: rule, want: 1,
 			events: []*parser.Event{msiStatus(1034, "10:00:00", "ESET Endpoint Security", "10.1", "0", otherCode)}},
-		{name: "wmic product uninstall of a vendor", rule: rule, want: 1, events: []*parser.Event{process4688("10:00:00",
+		{name: "wmic product uninstall of a vendor", rule: rule, want: 1, level: "high", events: []*parser.Event{process4688("10:00:00",
 			`C:\Windows\System32\wbem\WMIC.exe`, `wmic product where "name like '%Sophos%'" call uninstall /nointeractive`)},
 			fields: map[string]string{"SubjectUserName": "alice"}},
 		{name: "quiet msiexec uninstall naming the product", rule: rule, want: 1, events: []*parser.Event{process4688("10:00:00",
@@ -1235,4 +1236,37 @@ func TestBuiltinFindsFailureInChunkSlack(t *testing.T) {
 			t.Errorf("events %+v, want the record in %s", got[0].Events, path)
 		}
 	}
+}
+
+// FuzzBuiltinPack feeds hostile events through every rule, field map and
+// decoder of the pack: whatever the values, nothing panics and Flush ends.
+func FuzzBuiltinPack(f *testing.F) {
+	f.Add("MsiInstaller", uint16(1034), "Contoso", "1603", "7B41", uint8(4))
+	f.Add("MsiInstaller", uint16(11725), "Product: A -- Error 1722.", "", "7B37424532353833302D313545452D343739372D413235462D4446363134414341394238457D", uint8(2))
+	f.Add("Service Control Manager", uint16(7036), "x", "stopped", "7300700070007300760063002F0034000000", uint8(4))
+	f.Add("Microsoft-Windows-Security-Auditing", uint16(4688), "msiexec /x sophos /qn", "", "", uint8(0))
+	f.Add("Application Error", uint16(1000), "unins000.exe", "\x00\u202e", "zz", uint8(2))
+	f.Fuzz(func(t *testing.T, provider string, id uint16, d1, d2, binHex string, lvl uint8) {
+		rs := builtinRuleset(t)
+		eng, err := rs.NewEngine()
+		if err != nil {
+			t.Fatal(err)
+		}
+		bin, _ := hex.DecodeString(binHex)
+		ts := time.Date(2026, 2, 10, 10, 0, 0, 0, time.UTC)
+		for i := range 3 {
+			ev := &parser.Event{
+				Source: parser.Source{File: "fuzz.evtx", RecordID: uint64(i + 1)},
+				System: parser.System{Provider: provider, EventID: id + uint16(i), Level: lvl, TimeCreated: ts.Add(time.Duration(i) * time.Second),
+					Channel: channelOf[provider], Computer: "FUZZ"},
+				EventData: []parser.Field{{Value: d1}, {Value: d2}, {Name: "CommandLine", Value: d1}, {Name: "param2", Value: d2}},
+				Binary:    bin,
+			}
+			eng.Process(ev, func(Finding) {})
+			for _, name := range []string{"ProductCode", "MsiError", "Result", "StateMeaning", "ErrorMeaning", "AppName"} {
+				rs.Resolve(ev, name)
+			}
+		}
+		eng.Flush(func(Finding) {})
+	})
 }
