@@ -244,7 +244,7 @@ func parseCondition(de *docErrors, n *yaml.Node, det *detection) condNode {
 		if t.text == "|" {
 			p.errAt(t, "aggregations (| count() …, near) are the obsolete Sigma syntax, not supported: write a correlation rule")
 		} else {
-			p.errAt(t, "unexpected %q", t.text)
+			p.errAt(t, "unexpected %q (check the and/or/not operators and the parentheses)", t.text)
 		}
 	}
 	if p.bad {
@@ -297,7 +297,7 @@ func (p *condParser) parsePrimary() condNode {
 		}
 		return c
 	case t.text == ")" || t.text == "|" || isCondKeyword(t.text):
-		p.errAt(t, "unexpected %q", t.text)
+		p.errAt(t, "unexpected %q (check the and/or/not operators and the parentheses)", t.text)
 		p.pos++
 		return &condOr{}
 	}
@@ -337,7 +337,7 @@ func (p *condParser) parsePrimary() condNode {
 				}
 			}
 			if len(sels) == 0 {
-				p.errAt(target, "pattern %q matches no search identifier", target.text)
+				p.errAt(target, "pattern %q matches no search identifier (check the name before the *)", target.text)
 				return &condOr{}
 			}
 		}

@@ -250,7 +250,7 @@ func parseDetection(de *docErrors, n *yaml.Node) *detection {
 			de.at(k, "timeframe belongs to the obsolete aggregation syntax, not supported: write a correlation rule with timespan")
 		default:
 			if _, dup := d.sels[k.Value]; dup {
-				de.at(k, "search identifier %q defined twice", k.Value)
+				de.at(k, "search identifier %q defined twice (rename one)", k.Value)
 				continue
 			}
 			s := parseSelection(de, k.Value, v)
@@ -327,7 +327,7 @@ func parseAndMap(de *docErrors, n *yaml.Node) []*fieldTest {
 		out = append(out, parseFieldTest(de, n.Content[i], n.Content[i].Value, deref(n.Content[i+1])))
 	}
 	if len(out) == 0 {
-		de.at(n, "empty map in a search identifier")
+		de.at(n, "empty map in a search identifier (add Field: value pairs)")
 	}
 	return out
 }
@@ -480,7 +480,7 @@ func parseFieldTest(de *docErrors, keyNode *yaml.Node, spec string, val *yaml.No
 		case isCIDR:
 			p, err := netip.ParsePrefix(strings.TrimSpace(raw))
 			if err != nil {
-				de.at(v, "bad CIDR %q: %v", raw, err)
+				de.at(v, "bad CIDR %q (write a network like 10.0.0.0/8): %v", raw, err)
 				continue
 			}
 			t.groups = append(t.groups, []matcher{{op: opCIDR, pfx: p.Masked()}})

@@ -103,7 +103,7 @@ func (rs *Ruleset) link() {
 				case r.kind != kindDetection:
 					rs.refuseAt(refused, r, s.line, s.col, "suppressed_by works on detection rules only; suppress the base rules instead")
 				case t == nil:
-					rs.refuseAt(refused, r, s.line, s.col, "suppressed_by names unknown rule %q", s.ruleRef)
+					rs.refuseAt(refused, r, s.line, s.col, "suppressed_by names unknown rule %q (load the file that defines it, or fix the id)", s.ruleRef)
 				case refused[t]:
 					rs.refuseAt(refused, r, s.line, s.col, "suppressed_by names rule %q, which was refused", s.ruleRef)
 				case t.kind != kindDetection:

@@ -178,7 +178,7 @@ func parseFieldMap(de *docErrors, root *yaml.Node, keys map[string]*yaml.Node) *
 	for i := 0; i+1 < len(f.Content); i += 2 {
 		k, v := f.Content[i], f.Content[i+1]
 		if _, dup := m.index[k.Value]; dup {
-			de.at(k, "field %q defined twice", k.Value)
+			de.at(k, "field %q defined twice (keep one)", k.Value)
 			continue
 		}
 		if _, sys := systemFields[k.Value]; sys {
