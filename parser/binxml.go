@@ -78,6 +78,9 @@ type template struct {
 	parts []part   // the fragment body
 	err   error    // why it could not be parsed (the template is unusable)
 	last  []string // last rendering of each value index (see renderState.intern)
+	// shared marks a template of the file-wide fallback store, read by all
+	// workers: it must not be written after the store is built.
+	shared bool
 }
 
 // An instance is a template instance: the template and its value table.
@@ -112,6 +115,13 @@ type decoder struct {
 	// references may point at space reused since, so names must match their
 	// stored hash and templates their instance id, or the record is lost.
 	strict bool
+	// fallbacks counts carved records rendered with a template found by id
+	// rather than at the offset they name.
+	fallbacks int
+	// global is the file-wide store of templates by id, built before
+	// decoding (Recover only) and read-only afterwards.
+	global       map[uint32]*template
+	tableScanned bool // scanTemplateTable ran for this chunk
 
 	// Per-record arenas for template instances and their value tables:
 	// they live only while one record is rendered (templates never hold
@@ -161,6 +171,7 @@ func (d *decoder) reset(data []byte) {
 	clear(d.names)
 	clear(d.templates)
 	d.depRetry = 0
+	d.tableScanned = false
 }
 
 func (d *decoder) u8(c *cursor) (byte, error) {
@@ -566,11 +577,18 @@ func (d *decoder) instance(c *cursor) (*instance, error) {
 		c.pos += templateHeaderSize + int(size)
 	}
 	t := d.template(defOff, id)
+	if d.strict && (t.err != nil || binary.LittleEndian.Uint32(t.guid[:4]) != id) {
+		// A carved record's template may have been overwritten since; the
+		// chunk usually defines the same template (same GUID) elsewhere.
+		if alt := d.templateByID(id); alt != nil {
+			t = alt
+			d.fallbacks++
+		} else if t.err == nil {
+			return nil, errAt(ErrNoTemplate, "template at 0x"+strconv.FormatUint(uint64(defOff), 16)+" is not the one the record names (space reused) and the chunk defines no template with id 0x"+strconv.FormatUint(uint64(id), 16), start)
+		}
+	}
 	if t.err != nil {
 		return nil, t.err
-	}
-	if d.strict && binary.LittleEndian.Uint32(t.guid[:4]) != id {
-		return nil, errAt(ErrNoTemplate, "template at 0x"+strconv.FormatUint(uint64(defOff), 16)+" is not the one the record names (space reused)", start)
 	}
 	n, err := d.u32(c)
 	if err != nil {
@@ -592,6 +610,56 @@ func (d *decoder) instance(c *cursor) (*instance, error) {
 		c.pos += size
 	}
 	return in, nil
+}
+
+// templateByID returns a usable template of this chunk whose GUID starts
+// with id (the instance's template id is the GUID's first 32 bits), or nil
+// when none or several different ones match.
+func (d *decoder) templateByID(id uint32) *template {
+	if !d.tableScanned {
+		d.scanTemplateTable()
+	}
+	var found *template
+	for _, t := range d.templates {
+		if t.err != nil || binary.LittleEndian.Uint32(t.guid[:4]) != id {
+			continue
+		}
+		if found != nil && found.guid != t.guid {
+			return nil
+		}
+		found = t
+	}
+	if found == nil {
+		// Another chunk's definition: parsed templates hold their names
+		// as strings, so they do not depend on the chunk they came from.
+		found = d.global[id]
+	}
+	return found
+}
+
+// scanTemplateTable parses every template the chunk header's template
+// table (32 hash buckets, each a chain by next-offset) points at, so a
+// carved record can find its template by id even when no allocated record
+// of the chunk used it. Chains are walked with a bound and a visited check:
+// a crafted chain may loop.
+func (d *decoder) scanTemplateTable() {
+	d.tableScanned = true
+	if len(d.data) < chunkHeaderSize {
+		return
+	}
+	for slot := 0; slot < 32; slot++ {
+		off := binary.LittleEndian.Uint32(d.data[384+4*slot:])
+		for steps := 0; off != 0 && steps < 256; steps++ {
+			if _, seen := d.templates[off]; seen {
+				break
+			}
+			t := d.template(off, 0)
+			if t.err != nil || int(off) > len(d.data)-4 {
+				break
+			}
+			off = binary.LittleEndian.Uint32(d.data[off:])
+		}
+	}
 }
 
 // template returns the parsed template defined at a chunk offset, parsing

@@ -16,13 +16,14 @@ type chunkItem struct {
 // chunkResult is everything one chunk produced, handed to the consumer in
 // chunk order.
 type chunkResult struct {
-	items     []chunkItem
-	found     bool // a chunk (good or damaged) occupies this slot
-	skipped   bool
-	records   int
-	recovered int
-	lost      int
-	problems  []Problem
+	items      []chunkItem
+	found      bool // a chunk (good or damaged) occupies this slot
+	skipped    bool
+	records    int
+	recovered  int
+	lost       int
+	duplicates int // carved copies of records read from allocated space
+	problems   []Problem
 }
 
 // chunkWorker decodes chunks; each worker owns its buffer and decoder.
@@ -35,10 +36,15 @@ type chunkWorker struct {
 	res    *chunkResult
 	idx    int
 	base   int64 // file offset of the chunk
+	// liveIDs holds the ids of this chunk's allocated records: a carved
+	// record with one of them is a stale copy (slack keeps old copies).
+	liveIDs map[uint64]bool
 }
 
 func newChunkWorker(f *File) *chunkWorker {
-	return &chunkWorker{f: f, buf: make([]byte, chunkSize), dec: newDecoder()}
+	w := &chunkWorker{f: f, buf: make([]byte, chunkSize), dec: newDecoder()}
+	w.dec.global = f.templates
+	return w
 }
 
 func (w *chunkWorker) problem(off int64, id uint64, reason string) {
@@ -49,6 +55,10 @@ func (w *chunkWorker) problem(off int64, id uint64, reason string) {
 // turned into a chunk error naming the offset.
 func (w *chunkWorker) chunk(idx int) (res *chunkResult) {
 	res = &chunkResult{}
+	if w.liveIDs == nil {
+		w.liveIDs = make(map[uint64]bool, 256)
+	}
+	clear(w.liveIDs)
 	w.res, w.idx = res, idx
 	w.base = fileHeaderBlock + int64(idx)*chunkSize
 	defer func() {
@@ -130,6 +140,7 @@ func (w *chunkWorker) chunk(idx int) (res *chunkResult) {
 				id := binary.LittleEndian.Uint64(data[off+8:])
 				w.problem(w.base+int64(off), id, "record size copy differs from its size "+strconv.Itoa(s)+"; record read anyway")
 				w.record(off, s, false, "")
+				w.liveIDs[id] = true
 				off += s
 				continue
 			}
@@ -140,10 +151,14 @@ func (w *chunkWorker) chunk(idx int) (res *chunkResult) {
 			break
 		}
 		w.record(off, size, false, "")
+		w.liveIDs[binary.LittleEndian.Uint64(data[off+8:])] = true
 		off += size
 	}
 	if w.f.opts.Recover && off < n {
 		w.carve(off, n, "chunk slack")
+	}
+	if res.duplicates > 0 {
+		w.problem(w.base, 0, strconv.Itoa(res.duplicates)+" carved records are stale copies of records read from allocated chunks (same ids); not yielded again")
 	}
 	return res
 }
@@ -203,6 +218,13 @@ func (w *chunkWorker) carve(from, to int, where string) {
 			off++
 			continue
 		}
+		if id := binary.LittleEndian.Uint64(data[off+8:]); w.liveIDs[id] || w.f.isLive(id) {
+			// A stale copy of a record read from an allocated chunk (slack
+			// keeps old copies): yielding it would give the record twice.
+			w.res.duplicates++
+			off += size
+			continue
+		}
 		w.dec.strict = true
 		w.record(off, size, true, where)
 		w.dec.strict = false
@@ -216,6 +238,7 @@ func (w *chunkWorker) record(off, size int, recovered bool, where string) {
 	data := w.dec.data
 	id := binary.LittleEndian.Uint64(data[off+8:])
 	written := binary.LittleEndian.Uint64(data[off+16:])
+	fallbacks := w.dec.fallbacks
 	ev, err := w.decodeRecord(off+recordHeaderSize, off+size-4)
 	if err != nil {
 		reason := err.Error()
@@ -235,6 +258,9 @@ func (w *chunkWorker) record(off, size int, recovered bool, where string) {
 		Written:  fileTimeToTime(written),
 	}
 	if recovered {
+		if w.dec.fallbacks != fallbacks {
+			where += " (its template found by id elsewhere in the file)"
+		}
 		ev.Source.Recovered, ev.Source.RecoverReason = true, where
 		w.res.recovered++
 	} else {

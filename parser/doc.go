@@ -48,11 +48,15 @@
 // BinXML cannot be decoded is yielded as a *RecordError and counted lost.
 // With [Options.Recover], chunk slack and skipped chunks are scanned for
 // record signatures with a matching size copy; what decodes is yielded with
-// Source.Recovered set (each offset at most once). Carved records must find
-// their names and templates intact (stored name hashes and template ids
-// must match), so records whose definitions were overwritten are counted
-// lost rather than rendered as garbage. [File.Stats] accounts for every
-// record: read, recovered, or lost with reason and offset.
+// Source.Recovered set (each offset at most once). A carved record whose id
+// belongs to a record read from allocated space (any chunk) is a stale copy
+// and is not yielded again. Carved records must find their names intact
+// (stored name hashes must match) and their template by its id: at the
+// offset they name, else elsewhere in the chunk, else in another chunk's
+// template table (parsed templates carry their names, so they travel);
+// what cannot be decoded is counted lost rather than rendered as garbage.
+// [File.Stats] accounts for every record: read, recovered, or lost with
+// reason and offset.
 //
 // # The dump JSONL format
 //

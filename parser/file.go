@@ -1,12 +1,15 @@
 package parser
 
 import (
+	"cmp"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"iter"
 	"os"
 	"runtime"
+	"slices"
 	"sync"
 )
 
@@ -34,6 +37,100 @@ type File struct {
 	header FileHeader
 	closer io.Closer
 	stats  Stats
+	// live holds the ids of the allocated records of all chunks as sorted,
+	// merged ranges, when Recover is on: a carved record whose id is in them
+	// is a stale copy of a record read from allocated space.
+	live []idRange
+	// templates holds, when Recover is on, every template the chunks'
+	// template tables define, by id (first 32 bits of the GUID; ids shared
+	// by different GUIDs are dropped): the fallback for carved records
+	// whose own chunk lost the definition. Built before decoding, read-only
+	// after, so the output does not depend on the number of workers.
+	templates map[uint32]*template
+}
+
+type idRange struct{ first, last uint64 }
+
+// scanLiveRanges walks the record headers of every chunk the way Events
+// reads allocated records (framing only, no BinXML) and keeps the ids as
+// merged ranges, so that a record carved from one chunk's slack can be
+// recognised as a stale copy of a record read from any chunk, whatever
+// their order. Ids within a chunk are consecutive, so this is about one
+// range per chunk.
+func (f *File) scanLiveRanges(slots int) {
+	f.live = f.live[:0]
+	f.templates = make(map[uint32]*template)
+	conflict := map[uint32]bool{}
+	dec := newDecoder()
+	buf := make([]byte, chunkSize)
+	for i := 0; i < slots; i++ {
+		off := fileHeaderBlock + int64(i)*chunkSize
+		n := int(min(chunkSize, f.size-off))
+		data := buf[:n]
+		if m, _ := f.r.ReadAt(data, off); m < n || n < chunkHeaderSize || string(data[:8]) != chunkSignature {
+			continue
+		}
+		dec.reset(data)
+		dec.scanTemplateTable()
+		for _, t := range dec.templates {
+			if t.err != nil {
+				continue
+			}
+			id := binary.LittleEndian.Uint32(t.guid[:4])
+			if old, ok := f.templates[id]; ok && old.guid != t.guid {
+				conflict[id] = true
+			} else if !ok {
+				t.shared = true
+				f.templates[id] = t
+			}
+		}
+		end := int(binary.LittleEndian.Uint32(data[48:]))
+		if end < chunkHeaderSize || end > n {
+			end = n
+		}
+		for rec := chunkHeaderSize; rec+recordMinSize <= end && string(data[rec:rec+4]) == recordSignature; {
+			size, ok := recordSize(data, rec)
+			if !ok {
+				if size, ok = sizeFits(data, rec, end); !ok {
+					break
+				}
+			}
+			id := binary.LittleEndian.Uint64(data[rec+8:])
+			if k := len(f.live); k > 0 && f.live[k-1].last+1 == id {
+				f.live[k-1].last = id
+			} else {
+				f.live = append(f.live, idRange{id, id})
+			}
+			rec += size
+		}
+	}
+	for id := range conflict {
+		delete(f.templates, id)
+	}
+	slices.SortFunc(f.live, func(a, b idRange) int { return cmp.Compare(a.first, b.first) })
+	merged := f.live[:0]
+	for _, r := range f.live {
+		if n := len(merged); n > 0 && r.first <= merged[n-1].last+1 {
+			merged[n-1].last = max(merged[n-1].last, r.last)
+			continue
+		}
+		merged = append(merged, r)
+	}
+	f.live = merged
+}
+
+// isLive reports whether id falls in the id range of a sound chunk.
+func (f *File) isLive(id uint64) bool {
+	i, _ := slices.BinarySearchFunc(f.live, id, func(r idRange, id uint64) int {
+		switch {
+		case r.last < id:
+			return -1
+		case r.first > id:
+			return 1
+		}
+		return 0
+	})
+	return i < len(f.live) && f.live[i].first <= id && id <= f.live[i].last
 }
 
 // Open opens the .evtx file at path. The File owns the os.File; Close it.
@@ -134,6 +231,9 @@ func (f *File) Events(ctx context.Context) iter.Seq2[*Event, error] {
 				Reason: "file header checksum mismatch (header fields ignored; chunks are found by scanning)"})
 		}
 		slots := f.chunkSlots()
+		if f.opts.Recover {
+			f.scanLiveRanges(slots)
+		}
 		workers := f.opts.Workers
 		if workers <= 0 {
 			workers = runtime.GOMAXPROCS(0)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"math"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -587,5 +588,77 @@ func TestChunkCountNotTrusted(t *testing.T) {
 		if want := i / 2; ev.Source.Chunk != want {
 			t.Errorf("event %d from chunk %d, want %d (chunk order)", i, ev.Source.Chunk, want)
 		}
+	}
+}
+
+// slackFile builds the synthetic chunk with extra records written into its
+// slack (after the free-space offset), each a copy of record 2 changed by
+// edit.
+func slackFile(t *testing.T, edits ...func(rec []byte)) []byte {
+	data := syntheticFile(t)
+	chunk := data[fileHeaderBlock:]
+	rec1 := chunkHeaderSize
+	size1 := int(binary.LittleEndian.Uint32(chunk[rec1+4:]))
+	rec2 := rec1 + size1
+	size2 := int(binary.LittleEndian.Uint32(chunk[rec2+4:]))
+	free := int(binary.LittleEndian.Uint32(chunk[48:]))
+	at := free + 64 // some zero bytes, then the old copies
+	for _, edit := range edits {
+		cp := append([]byte(nil), chunk[rec2:rec2+size2]...)
+		edit(cp)
+		copy(chunk[at:], cp)
+		at += len(cp)
+	}
+	return data
+}
+
+func TestRecoverSlack(t *testing.T) {
+	setID := func(id uint64) func([]byte) {
+		return func(rec []byte) { binary.LittleEndian.PutUint64(rec[8:], id) }
+	}
+	// In record 2 the outer template instance starts after the 24-byte
+	// header and the 4-byte fragment header: 0x0C, 1, id u32, offset u32.
+	breakTemplateRef := func(rec []byte) { binary.LittleEndian.PutUint32(rec[24+4+6:], 600) }
+	tests := []struct {
+		name       string
+		edits      []func([]byte)
+		wantIDs    []uint64 // recovered record ids
+		wantReason string
+	}{
+		{"stale copy of a live record is not yielded again", []func([]byte){setID(2)}, nil, ""},
+		{"old record with its own id is recovered", []func([]byte){setID(99)}, []uint64{99}, "chunk slack"},
+		{"template offset reused: found by id", []func([]byte){func(rec []byte) { setID(77)(rec); breakTemplateRef(rec) }}, []uint64{77}, "template found by id"},
+		{"two old records", []func([]byte){setID(90), setID(91)}, []uint64{90, 91}, "chunk slack"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			data := slackFile(t, tc.edits...)
+			for _, workers := range []int{1, 2} {
+				evs, errs, st := readAll(t, data, Options{Workers: workers, Recover: true})
+				if len(errs) != 0 || st.Records != 2 {
+					t.Fatalf("errors %v, records %d", errs, st.Records)
+				}
+				var got []uint64
+				for _, ev := range evs {
+					if ev.Source.Recovered {
+						got = append(got, ev.Source.RecordID)
+						if !strings.Contains(ev.Source.RecoverReason, tc.wantReason) {
+							t.Errorf("RecoverReason = %q, want it to say %q", ev.Source.RecoverReason, tc.wantReason)
+						}
+						if v, _ := ev.Data("ProductName"); v != "Fabrikam <Tool> & co" {
+							t.Errorf("recovered record ProductName = %q", v)
+						}
+					}
+				}
+				if !slices.Equal(got, tc.wantIDs) || st.Recovered != len(tc.wantIDs) || st.Lost != 0 {
+					t.Errorf("workers=%d: recovered ids %v (stats %d recovered, %d lost), want %v", workers, got, st.Recovered, st.Lost, tc.wantIDs)
+				}
+			}
+			// Without Recover, slack is not read.
+			evs, _, _ := readAll(t, data, Options{Workers: 1})
+			if len(evs) != 2 {
+				t.Errorf("without Recover: %d events, want 2", len(evs))
+			}
+		})
 	}
 }

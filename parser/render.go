@@ -154,6 +154,9 @@ func (st *instState) scalar(r *renderState, i int) string {
 // worker, so no locking is needed.
 func (r *renderState) intern(b []byte, st *instState, i int) string {
 	t := st.in.tmpl
+	if t.shared {
+		return string(b) // read by several workers: no cache writes
+	}
 	if i < len(t.last) && t.last[i] == string(b) {
 		return t.last[i]
 	}
