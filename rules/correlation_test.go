@@ -458,3 +458,39 @@ func diffLines(got, want string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestEnginesInParallel runs engines built from one ruleset on several
+// goroutines (run with -race): they share only read-only compiled rules.
+func TestEnginesInParallel(t *testing.T) {
+	rs, _ := engineFor(t, corrRule("    type: temporal\n    rules: [base_a, base_b]\n    group-by: [User]\n    timespan: 5s\n")+
+		"---\n"+strings.Replace(detectionRule("    s:\n        User|contains: u\n    condition: s\n"), "id: r1", "id: plain", 1))
+	want := ""
+	results := make(chan string, 4)
+	for g := 0; g < 4; g++ {
+		go func() {
+			e, err := rs.NewEngine()
+			if err != nil {
+				results <- err.Error()
+				return
+			}
+			var evs []*parser.Event
+			for i := 0; i < 200; i++ {
+				evs = append(evs, evA(float64(i), "User=u1"), evB(float64(i)+0.5, "User=u1"))
+			}
+			results <- summarize(run(e, evs...))
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		got := <-results
+		if g == 0 {
+			want = got
+			continue
+		}
+		if got != want {
+			t.Errorf("engine %d differs", g)
+		}
+	}
+	if want == "" {
+		t.Error("no findings")
+	}
+}
