@@ -61,9 +61,9 @@ func runBuiltin(t *testing.T, events []*parser.Event) []Finding {
 	return out
 }
 
-// some, as a wanted count, means "at least one" (correlations may report a
+// atLeastOne as a wanted count means "one or more" (correlations may report a
 // window more than once, which is the engine's business, not the pack's).
-const some = -1
+const atLeastOne = -1
 
 // check runs events through the pack and asserts how many findings ruleID
 // made; it returns them for further assertions.
@@ -75,9 +75,9 @@ func check(t *testing.T, ruleID string, events []*parser.Event, want int) []Find
 			got = append(got, f)
 		}
 	}
-	if want == some && len(got) == 0 || want != some && len(got) != want {
+	if want == atLeastOne && len(got) == 0 || want != atLeastOne && len(got) != want {
 		wantText := "≥1"
-		if want != some {
+		if want != atLeastOne {
 			wantText = strconv.Itoa(want)
 		}
 		t.Errorf("rule %s: got %d findings, want %s%s", ruleID, len(got), wantText, describeFindings(got))
@@ -215,7 +215,7 @@ func process4688(at, image, cmdline string) *parser.Event {
 		"ProcessId", "0x1f04", "CommandLine", cmdline, "ParentProcessName", `C:\Windows\System32\cmd.exe`))
 }
 
-func scm(id uint16, at string, params ...string) *parser.Event {
+func scmEvent(id uint16, at string, params ...string) *parser.Event {
 	var kv []string
 	for i, p := range params {
 		kv = append(kv, "param"+strconv.Itoa(i+1), p)
@@ -241,9 +241,9 @@ func contosoRollback() []*parser.Event {
 	pkg := `C:\Users\alice\Downloads\ContosoAgent.msi`
 	return []*parser.Event{
 		msiSession(1040, "10:00:00.600", pkg, "6700"),
-		scmWithKey(scm(7036, "10:00:02.000", "Contoso Agent Service", "stopped"), "ContosoAgentSvc/1"),
+		scmWithKey(scmEvent(7036, "10:00:02.000", "Contoso Agent Service", "stopped"), "ContosoAgentSvc/1"),
 		msiSentence(11722, "10:00:03.400", "Product: Contoso Agent -- Error 1722. There is a problem with this Windows Installer package. A program run as part of the setup did not finish as expected. Contact your support personnel or package vendor.  Action CA_UnregisterDriver, location: C:\\Program Files\\Contoso\\Agent\\, command: \"C:\\Program Files\\Contoso\\Agent\\agentctl.exe\" --unregister", contosoCode, atLevel(2)),
-		scmWithKey(scm(7036, "10:00:04.100", "Contoso Agent Service", "running"), "ContosoAgentSvc/4"),
+		scmWithKey(scmEvent(7036, "10:00:04.100", "Contoso Agent Service", "running"), "ContosoAgentSvc/4"),
 		msiSentence(11725, "10:00:04.300", "Product: Contoso Agent -- Removal failed.", contosoCode),
 		msiStatus(1034, "10:00:04.301", "Contoso Agent", "4.2.0.17", "1603", contosoCode),
 		msiSession(1042, "10:00:04.400", pkg, "6700", asUser("S-1-5-18")),
@@ -251,7 +251,7 @@ func contosoRollback() []*parser.Event {
 }
 
 // without returns events minus those with the given event ids.
-func without(events []*parser.Event, ids ...uint16) []*parser.Event {
+func withoutIDs(events []*parser.Event, ids ...uint16) []*parser.Event {
 	var out []*parser.Event
 	for _, ev := range events {
 		if !slices.Contains(ids, ev.System.EventID) {
@@ -314,7 +314,7 @@ type packCase struct {
 	name   string
 	rule   string
 	events []*parser.Event
-	want   int               // findings of rule; some = at least one
+	want   int               // findings of rule; atLeastOne = at least one
 	level  string            // when set, every finding has this level
 	fields map[string]string // when set, the first finding shows these values
 }
@@ -454,8 +454,8 @@ func TestRuleMsiRollbackInferred(t *testing.T) {
 	runPackCases(t, []packCase{
 		{name: "full chain of §8 scenario 1", rule: rule, want: 1, level: "high", events: full},
 		{name: "cancelled (1602) rolls back too", rule: rule, want: 1, events: cancelled},
-		{name: "near-miss: no error cause", rule: rule, want: 0, events: without(contosoRollback(), 11722)},
-		{name: "near-miss: no 1034 status", rule: rule, want: 0, events: without(contosoRollback(), 1034)},
+		{name: "near-miss: no error cause", rule: rule, want: 0, events: withoutIDs(contosoRollback(), 11722)},
+		{name: "near-miss: no 1034 status", rule: rule, want: 0, events: withoutIDs(contosoRollback(), 1034)},
 		{name: "near-miss: successful removal", rule: rule, want: 0, events: []*parser.Event{
 			msiSession(1040, "10:00:00", "a.msi", "1"),
 			msiSentence(11724, "10:00:01", "Product: A -- Removal completed successfully.", contosoCode),
@@ -479,13 +479,13 @@ func TestRuleMsiRollbackServiceRestored(t *testing.T) {
 	elsewhere[1].System.Computer, elsewhere[3].System.Computer = "PC-OTHER", "PC-OTHER"
 	success := []*parser.Event{
 		msiSession(1040, "10:00:00", "a.msi", "1"),
-		scmWithKey(scm(7036, "10:00:01", "Contoso Agent Service", "stopped"), "ContosoAgentSvc/1"),
+		scmWithKey(scmEvent(7036, "10:00:01", "Contoso Agent Service", "stopped"), "ContosoAgentSvc/1"),
 		msiSentence(11724, "10:00:02", "Product: A -- Removal completed successfully.", contosoCode),
 		msiStatus(1034, "10:00:02.001", "A", "1", "0", contosoCode),
-		scmWithKey(scm(7036, "10:00:03", "Contoso Agent Service", "running"), "ContosoAgentSvc/4"),
+		scmWithKey(scmEvent(7036, "10:00:03", "Contoso Agent Service", "running"), "ContosoAgentSvc/4"),
 		msiSession(1042, "10:00:04", "a.msi", "1")}
 	runPackCases(t, []packCase{
-		{name: "§8 scenario 1: service stopped, rollback restarts it", rule: rule, want: some, level: "medium",
+		{name: "§8 scenario 1: service stopped, rollback restarts it", rule: rule, want: atLeastOne, level: "medium",
 			events: contosoRollback(),
 			fields: map[string]string{"ServiceName": "Contoso Agent Service", "ServiceKey": "ContosoAgentSvc",
 				"ProductName": "Contoso Agent", "Status": "1603"}},
@@ -564,7 +564,7 @@ func TestRuleMsiCachedPackageOrSourceMissing(t *testing.T) {
 	})
 }
 
-func appx(id uint16, at, errorCode string) *parser.Event {
+func appxEvent(id uint16, at, errorCode string) *parser.Event {
 	return synth("Microsoft-Windows-AppXDeployment-Server", id, at, atLevel(2), namedData(
 		"SummaryError", "", "PackageFullName", "Microsoft.Todos_0.143.2921.0_x64__8wekyb3d8bbwe",
 		"ErrorCode", errorCode, "CallingProcess", `C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe`))
@@ -577,12 +577,12 @@ func TestRuleMsiUninstallPrivilegeDenied(t *testing.T) {
 			events: []*parser.Event{msiSentence(11730, "10:00:00", "Product: Contoso Agent -- Error 1730. You must be an Administrator to remove this application.", contosoCode, atLevel(2))},
 			fields: map[string]string{"MsiError": "1730"}},
 		{name: "AppX 404 access denied", rule: rule, want: 1,
-			events: []*parser.Event{appx(404, "10:00:00", "0x80070005")},
+			events: []*parser.Event{appxEvent(404, "10:00:00", "0x80070005")},
 			fields: map[string]string{"ErrorMeaning": "E_ACCESSDENIED: access denied"}},
 		{name: "AppX 401 admin required, lower-case hex", rule: rule, want: 1,
-			events: []*parser.Event{appx(401, "10:00:00", "0x80073d28")}},
+			events: []*parser.Event{appxEvent(401, "10:00:00", "0x80073d28")}},
 		{name: "near-miss: AppX 404 packages in use", rule: rule, want: 0,
-			events: []*parser.Event{appx(404, "10:00:00", "0x80073D02")}},
+			events: []*parser.Event{appxEvent(404, "10:00:00", "0x80073D02")}},
 		{name: "near-miss: custom action error", rule: rule, want: 0,
 			events: []*parser.Event{contosoRollback()[2]}},
 	})
@@ -592,18 +592,18 @@ func TestRuleUninstallServiceTeardownFailure(t *testing.T) {
 	const rule = "uninstall_service_teardown_failure"
 	start := msiSession(1040, "14:00:00.500", `C:\Installers\FabrikamVPN.msi`, "9120")
 	runPackCases(t, []packCase{
-		{name: "service binary gone after the session (§8 scenario 3)", rule: rule, want: some, level: "high",
-			events: []*parser.Event{start, scmWithKey(scm(7000, "14:07:20", "Fabrikam VPN Service", "%%2"), "FabVpnSvc")},
+		{name: "service binary gone after the session (§8 scenario 3)", rule: rule, want: atLeastOne, level: "high",
+			events: []*parser.Event{start, scmWithKey(scmEvent(7000, "14:07:20", "Fabrikam VPN Service", "%%2"), "FabVpnSvc")},
 			fields: map[string]string{"ServiceName": "Fabrikam VPN Service", "ServiceKey": "FabVpnSvc",
 				"ErrorMeaning": "the system cannot find the file specified (service binary missing)"}},
-		{name: "MSI could not stop a service", rule: rule, want: some, events: []*parser.Event{
+		{name: "MSI could not stop a service", rule: rule, want: atLeastOne, events: []*parser.Event{
 			start, msiSentence(11921, "14:00:30", "Product: Fabrikam VPN -- Error 1921. Service 'Fabrikam VPN Service' (FabVpnSvc) could not be stopped.", otherCode, atLevel(2))}},
 		{name: "near-miss: service failure without an MSI session", rule: rule, want: 0,
-			events: []*parser.Event{scm(7000, "14:07:20", "Fabrikam VPN Service", "%%2")}},
+			events: []*parser.Event{scmEvent(7000, "14:07:20", "Fabrikam VPN Service", "%%2")}},
 		{name: "near-miss: failure 20 minutes after the session began", rule: rule, want: 0,
-			events: []*parser.Event{start, scm(7000, "14:20:40", "Fabrikam VPN Service", "%%2")}},
+			events: []*parser.Event{start, scmEvent(7000, "14:20:40", "Fabrikam VPN Service", "%%2")}},
 		{name: "near-miss: stop/start state changes are not failures", rule: rule, want: 0,
-			events: []*parser.Event{start, scm(7036, "14:00:01", "Fabrikam VPN Service", "stopped")}},
+			events: []*parser.Event{start, scmEvent(7036, "14:00:01", "Fabrikam VPN Service", "stopped")}},
 		{name: "near-miss: failure on another computer", rule: rule, want: 0,
 			events: []*parser.Event{start, synth("Service Control Manager", 7000, "14:01:00", atLevel(2), onComputer("PC-OTHER"),
 				namedData("param1", "Fabrikam VPN Service", "param2", "%%2"))}},
@@ -623,7 +623,7 @@ func appErrorFor(at, name, path string) *parser.Event {
 		"IntegratorReportId", "6220b181-a7a0-4c44-9046-d8ce090d3a86", "PackageFullName", "", "PackageRelativeAppId", "")
 }
 
-func wer(at, eventName, p1 string) *parser.Event {
+func werEvent(at, eventName, p1 string) *parser.Event {
 	return synth("Windows Error Reporting", 1001, at, posData("", "0", eventName, "Not available", "0", p1,
 		"51.52.0.0", "5a0f0c8e", "KERNELBASE.dll", "10.0.19041.3636", "8f2e3c1d", "c0000005", "000000000003a388", "", ""))
 }
@@ -643,14 +643,14 @@ func TestRuleUninstallerCrashOrHang(t *testing.T) {
 			events: []*parser.Event{synth("Application Hang", 1002, "14:00:09", atLevel(2), posData("msiexec.exe", "5.0.19041.1",
 				"2d4c", "01dab0c0d0e0f000", "5000", `C:\Windows\System32\msiexec.exe`, "9a1b2c3d-0000-4000-8000-000000000000", "", "", "Unknown"))}},
 		{name: "WER APPCRASH report for an uninstaller", rule: rule, want: 1,
-			events: []*parser.Event{wer("12:00:01", "APPCRASH", "unins000.exe")},
+			events: []*parser.Event{werEvent("12:00:01", "APPCRASH", "unins000.exe")},
 			fields: map[string]string{"EventName": "APPCRASH"}},
 		{name: "near-miss: ordinary program crash", rule: rule, want: 0,
 			events: []*parser.Event{appErrorFor("12:00:00", "notepad.exe", `C:\Windows\System32\notepad.exe`)}},
 		{name: "near-miss: WER APPCRASH of another program", rule: rule, want: 0,
-			events: []*parser.Event{wer("12:00:01", "APPCRASH", "chrome.exe")}},
+			events: []*parser.Event{werEvent("12:00:01", "APPCRASH", "chrome.exe")}},
 		{name: "near-miss: WER report of another kind", rule: rule, want: 0,
-			events: []*parser.Event{wer("12:00:01", "WindowsUpdateFailure3", "setup.exe")}},
+			events: []*parser.Event{werEvent("12:00:01", "WindowsUpdateFailure3", "setup.exe")}},
 		{name: "near-miss: name only similar", rule: rule, want: 0,
 			events: []*parser.Event{appErrorFor("12:00:00", "myuninstaller-helper.dll.exe", `C:\Program Files\x\y.exe`)}},
 	})
@@ -691,11 +691,11 @@ func TestRuleAppxRemovalFailed(t *testing.T) {
 	const rule = "appx_removal_failed"
 	runPackCases(t, []packCase{
 		{name: "401 deployment failed", rule: rule, want: 1, level: "medium",
-			events: []*parser.Event{appx(401, "10:00:00", "0x80070002")},
+			events: []*parser.Event{appxEvent(401, "10:00:00", "0x80070002")},
 			fields: map[string]string{"PackageFullName": "Microsoft.Todos_0.143.2921.0_x64__8wekyb3d8bbwe",
 				"ErrorMeaning": "ERROR_FILE_NOT_FOUND: a file was not found"}},
-		{name: "404 deployment failed", rule: rule, want: 1, events: []*parser.Event{appx(404, "10:00:00", "0x80070005")}},
-		{name: "424 framework still depended on", rule: rule, want: 1, events: []*parser.Event{appx(424, "10:00:00", "")}},
+		{name: "404 deployment failed", rule: rule, want: 1, events: []*parser.Event{appxEvent(404, "10:00:00", "0x80070005")}},
+		{name: "424 framework still depended on", rule: rule, want: 1, events: []*parser.Event{appxEvent(424, "10:00:00", "")}},
 		{name: "627 not installed for this user is low", rule: rule, want: 1, level: "low",
 			events: []*parser.Event{synth("Microsoft-Windows-AppXDeployment-Server", 627, "20:47:06", atLevel(3),
 				namedData("PackageMoniker", "Microsoft.YourPhone_1.21121.256.0_neutral_~_8wekyb3d8bbwe"))},
@@ -805,7 +805,7 @@ func TestRuleMsiRepeatedUninstallAttempts(t *testing.T) {
 		msiStatus(1034, "10:20:00", "Nimbus Sync", "3.9.1", "3010", nimbusCode),
 	}
 	runPackCases(t, []packCase{
-		{name: "three failures within an hour (§8 scenario 2)", rule: rule, want: some, level: "medium", events: s2,
+		{name: "three failures within an hour (§8 scenario 2)", rule: rule, want: atLeastOne, level: "medium", events: s2,
 			fields: map[string]string{"ProductName": "Nimbus Sync"}},
 		{name: "near-miss: two failures", rule: rule, want: 0, events: s2[:2]},
 		{name: "near-miss: spread over 90 minutes", rule: rule, want: 0, events: spread},
@@ -836,7 +836,7 @@ func TestRuleMsiWin32ProductEnumeration(t *testing.T) {
 		ev.EventData[3].Value = "1603"
 	}
 	runPackCases(t, []packCase{
-		{name: "six products reconfigured in 6 s", rule: rule, want: some, level: "informational", events: burst(time.Second, codes)},
+		{name: "six products reconfigured in 6 s", rule: rule, want: atLeastOne, level: "informational", events: burst(time.Second, codes)},
 		{name: "near-miss: one product six times", rule: rule, want: 0, events: burst(time.Second, same)},
 		{name: "near-miss: four products", rule: rule, want: 0, events: burst(time.Second, codes[:4])},
 		{name: "near-miss: one every two minutes", rule: rule, want: 0, events: burst(2*time.Minute, codes)},
@@ -886,7 +886,7 @@ func TestBuiltinSilentOnCleanActivity(t *testing.T) {
 		msiSentence(11724, "09:30:04", "Product: A -- Removal completed successfully.", contosoCode),
 		msiStatus(1034, "09:30:04.001", "A", "1.0", "0", contosoCode),
 		msiSession(1042, "09:30:05", pkg, "200"),
-		scm(7036, "09:30:02", "A Service", "stopped"),
+		scmEvent(7036, "09:30:02", "A Service", "stopped"),
 		appErrorFor("09:45:00", "notepad.exe", `C:\Windows\System32\notepad.exe`),
 	}
 	sort.SliceStable(events, func(i, j int) bool { return events[i].Time().Before(events[j].Time()) })
@@ -1034,7 +1034,7 @@ func readFixtureEvents(t *testing.T, files []string, opts parser.Options) []*par
 }
 
 // BenchmarkBuiltinPackSessions measures events/s through the built-in pack on a
-// mix shaped like an Application+System log: mostly unrelated events, some
+// mix shaped like an Application+System log: mostly unrelated events, atLeastOne
 // MsiInstaller sessions.
 func BenchmarkBuiltinPackSessions(b *testing.B) {
 	rs := NewRuleset()
@@ -1052,7 +1052,7 @@ func BenchmarkBuiltinPackSessions(b *testing.B) {
 		case 2:
 			mix = append(mix, msiSession(1042, at, `C:\x.msi`, strconv.Itoa(i-2)))
 		case 3:
-			mix = append(mix, scm(7036, at, "Some Service", "running"))
+			mix = append(mix, scmEvent(7036, at, "Some Service", "running"))
 		default:
 			mix = append(mix, synth("Microsoft-Windows-Security-SPP", 16384, at, posData("2026-02-10T08:00:00Z", "RulesEngine")))
 		}
@@ -1091,7 +1091,7 @@ func TestBuiltinOnRealLogs(t *testing.T) {
 	corpus := testenv.Corpus(t)
 	tests := []struct {
 		file     string
-		want     map[string]int // rule → findings; some = at least one
+		want     map[string]int // rule → findings; atLeastOne = at least one
 		dontWant []string
 	}{
 		{
@@ -1099,7 +1099,7 @@ func TestBuiltinOnRealLogs(t *testing.T) {
 			// 11708 + 1033 (1603) twice for EMET, 11729 + 1035 (1638) for
 			// Google Update Helper; the two 10005 launch-condition errors.
 			want: map[string]int{"msi_operation_failed": 6, "msi_uninstall_error_cause": 2,
-				"uninstall_reboot_pending_or_forced": some},
+				"uninstall_reboot_pending_or_forced": atLeastOne},
 			dontWant: []string{"msi_uninstall_failed_status", "msi_removal_failed_message", "security_product_uninstall",
 				"msi_rollback_failed", "appx_removal_failed"},
 		},
@@ -1141,8 +1141,8 @@ func TestBuiltinOnRealLogs(t *testing.T) {
 				}
 			}
 			for id, n := range tc.want {
-				if got := len(found[id]); n == some && got == 0 || n != some && got != n {
-					t.Errorf("%s: got %d findings, want %d (some = -1)", id, got, n)
+				if got := len(found[id]); n == atLeastOne && got == 0 || n != atLeastOne && got != n {
+					t.Errorf("%s: got %d findings, want %d (atLeastOne = -1)", id, got, n)
 				}
 			}
 			for _, id := range tc.dontWant {
@@ -1158,7 +1158,7 @@ func TestBuiltinOnRealLogs(t *testing.T) {
 // real event shapes: positions, decoders and labels.
 func TestBuiltinFieldMapsResolve(t *testing.T) {
 	rs := builtinRuleset(t)
-	scm7036 := scmWithKey(scm(7036, "10:00:00", "Software Protection", "running"), "sppsvc/4")
+	scm7036 := scmWithKey(scmEvent(7036, "10:00:00", "Software Protection", "running"), "sppsvc/4")
 	hang := synth("Application Hang", 1002, "14:00:09", posData("msiexec.exe", "5.0.19041.1", "2d4c", "01dab0c0d0e0f000",
 		"5000", `C:\Windows\System32\msiexec.exe`, "9a1b2c3d", "", "", "Unknown"))
 	restart := synth("MsiInstaller", 1038, "10:00:00", posData("VMware Tools", "12.1", "1033", "1", "2", "VMware, Inc.", "(NULL)"))
