@@ -71,7 +71,9 @@ func (f *File) scanLiveRanges(slots int) {
 			continue
 		}
 		dec.reset(data)
-		dec.scanTemplateTable()
+		if !safeScanTemplateTable(dec) {
+			continue
+		}
 		for _, t := range dec.templates {
 			if t.err != nil {
 				continue
@@ -117,6 +119,18 @@ func (f *File) scanLiveRanges(slots int) {
 		merged = append(merged, r)
 	}
 	f.live = merged
+}
+
+// safeScanTemplateTable scans a chunk's template table; a panic (a bug)
+// only costs the fallback templates of that chunk.
+func safeScanTemplateTable(d *decoder) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	d.scanTemplateTable()
+	return true
 }
 
 // isLive reports whether id falls in the id range of a sound chunk.
