@@ -1176,6 +1176,7 @@ func TestBuiltinFieldMapsResolve(t *testing.T) {
 	}{
 		{"1034 product", msiStatus(1034, "10:00:00", "Contoso Agent", "4.2", "1603", contosoCode), "ProductName", "Contoso Agent", true},
 		{"1034 product code from Binary", msiStatus(1034, "10:00:00", "Contoso Agent", "4.2", "1603", contosoCode), "ProductCode", contosoCode, true},
+		{"1034 language name", msiStatus(1034, "10:00:00", "Contoso Agent", "4.2", "1603", contosoCode), "ProductLanguageName", "English (United States)", true},
 		{"1034 result", msiStatus(1034, "10:00:00", "Contoso Agent", "4.2", "1603", contosoCode), "Result", "failure", true},
 		{"11725 product from sentence", msiSentence(11725, "10:00:00", "Product: Contoso Agent -- Removal failed.", contosoCode), "ProductName", "Contoso Agent", true},
 		{"11725 result", msiSentence(11725, "10:00:00", "Product: Contoso Agent -- Removal failed.", contosoCode), "Result", "failure", true},
