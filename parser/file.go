@@ -236,7 +236,9 @@ func (f *File) chunkSlots() int {
 // values (with a nil event) and iteration goes on. Chunks are found by
 // position and signature; the header's chunk count is not trusted. When ctx
 // is cancelled the sequence yields ctx.Err() and stops. Stats is complete
-// when the sequence ends.
+// when the sequence ends. With Options.Recover a first pass reads every
+// chunk's record headers and template tables (to drop stale copies and to
+// find lost templates), so the file is read twice.
 func (f *File) Events(ctx context.Context) iter.Seq2[*Event, error] {
 	return func(yield func(*Event, error) bool) {
 		f.stats = Stats{File: f.name, Size: f.size}
