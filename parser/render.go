@@ -524,27 +524,42 @@ func fillSystem(s *System, sec *onode) {
 // systemAttrPath returns "Elem/@Attr", without allocating for the paths
 // every record has.
 func systemAttrPath(elem, attr string) string {
-	switch elem + "/" + attr { // the concatenation in a switch does not allocate
-	case "Provider/Name":
-		return "Provider/@Name"
-	case "Provider/Guid":
-		return "Provider/@Guid"
-	case "Provider/EventSourceName":
-		return "Provider/@EventSourceName"
-	case "EventID/Qualifiers":
-		return "EventID/@Qualifiers"
-	case "TimeCreated/SystemTime":
-		return "TimeCreated/@SystemTime"
-	case "Correlation/ActivityID":
-		return "Correlation/@ActivityID"
-	case "Correlation/RelatedActivityID":
-		return "Correlation/@RelatedActivityID"
-	case "Execution/ProcessID":
-		return "Execution/@ProcessID"
-	case "Execution/ThreadID":
-		return "Execution/@ThreadID"
-	case "Security/UserID":
-		return "Security/@UserID"
+	switch elem {
+	case "Provider":
+		switch attr {
+		case "Name":
+			return "Provider/@Name"
+		case "Guid":
+			return "Provider/@Guid"
+		case "EventSourceName":
+			return "Provider/@EventSourceName"
+		}
+	case "EventID":
+		if attr == "Qualifiers" {
+			return "EventID/@Qualifiers"
+		}
+	case "TimeCreated":
+		if attr == "SystemTime" {
+			return "TimeCreated/@SystemTime"
+		}
+	case "Correlation":
+		switch attr {
+		case "ActivityID":
+			return "Correlation/@ActivityID"
+		case "RelatedActivityID":
+			return "Correlation/@RelatedActivityID"
+		}
+	case "Execution":
+		switch attr {
+		case "ProcessID":
+			return "Execution/@ProcessID"
+		case "ThreadID":
+			return "Execution/@ThreadID"
+		}
+	case "Security":
+		if attr == "UserID" {
+			return "Security/@UserID"
+		}
 	}
 	return elem + "/@" + attr
 }

@@ -105,19 +105,39 @@ func (s *System) SetField(path, value string) {
 // parseSystemUint parses a decimal or 0x-prefixed hexadecimal unsigned number that
 // fits in bits. Surrounding spaces are tolerated (hand-edited XML).
 func parseSystemUint(s string, bits int) (uint64, bool) {
+	// Fast path: short plain decimal, what every record holds.
+	if n := len(s); n > 0 && n <= 19 {
+		var v uint64
+		i := 0
+		for ; i < n && s[i] >= '0' && s[i] <= '9'; i++ {
+			v = v*10 + uint64(s[i]-'0')
+		}
+		if i == n {
+			if bits < 64 && v >= 1<<bits {
+				return 0, false
+			}
+			return v, true
+		}
+	}
 	s = strings.TrimSpace(s)
 	base := 10
 	if len(s) > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X') {
 		s, base = s[2:], 16
 	}
 	v, err := strconv.ParseUint(s, base, bits)
-	return v, err == nil
+	if err != nil {
+		return 0, false
+	}
+	return v, true
 }
 
 // canonicalGUID returns a GUID in the form Windows renders GUID-typed
 // values, "{XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX}" upper-case, when s is a
 // GUID with or without braces in any case; anything else is returned as is.
 func canonicalGUID(s string) string {
+	if isCanonicalGUID(s) {
+		return s
+	}
 	inner := s
 	if len(inner) == 38 && inner[0] == '{' && inner[37] == '}' {
 		inner = inner[1:37]
@@ -146,6 +166,27 @@ func canonicalGUID(s string) string {
 		return s
 	}
 	return string(b[:])
+}
+
+// isCanonicalGUID reports whether s is already "{XXXXXXXX-…}" upper-case.
+func isCanonicalGUID(s string) bool {
+	if len(s) != 38 || s[0] != '{' || s[37] != '}' {
+		return false
+	}
+	for i := 1; i < 37; i++ {
+		c := s[i]
+		switch i {
+		case 9, 14, 19, 24:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // ErrBadTime is returned by [ParseSystemTime] for text that is not an

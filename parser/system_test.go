@@ -83,3 +83,22 @@ func TestParseSystemTime(t *testing.T) {
 		})
 	}
 }
+
+func TestParseSystemUint(t *testing.T) {
+	tests := []struct {
+		in   string
+		bits int
+		want uint64
+		ok   bool
+	}{
+		{"0", 8, 0, true}, {"255", 8, 255, true}, {"256", 8, 0, false}, {"65535", 16, 65535, true},
+		{"0x3e7", 32, 0x3e7, true}, {" 12 ", 16, 12, true}, {"", 16, 0, false}, {"-1", 16, 0, false},
+		{"18446744073709551615", 64, 1<<64 - 1, true}, {"18446744073709551616", 64, 0, false}, {"12a", 16, 0, false},
+	}
+	for _, tc := range tests {
+		got, ok := parseSystemUint(tc.in, tc.bits)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("parseSystemUint(%q, %d) = %d, %v; want %d, %v", tc.in, tc.bits, got, ok, tc.want, tc.ok)
+		}
+	}
+}
