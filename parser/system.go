@@ -189,6 +189,40 @@ func isCanonicalGUID(s string) bool {
 	return true
 }
 
+// parseSystemTime7 parses exactly "YYYY-MM-DDThh:mm:ss.fffffffZ", the form
+// the parser itself renders, without the generic layout machinery.
+func parseSystemTime7(s string) (time.Time, bool) {
+	if len(s) != 28 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != '.' || s[27] != 'Z' {
+		return time.Time{}, false
+	}
+	num := func(from, to int) (int, bool) {
+		v := 0
+		for i := from; i < to; i++ {
+			c := s[i]
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			v = v*10 + int(c-'0')
+		}
+		return v, true
+	}
+	y, ok1 := num(0, 4)
+	mo, ok2 := num(5, 7)
+	d, ok3 := num(8, 10)
+	h, ok4 := num(11, 13)
+	mi, ok5 := num(14, 16)
+	sec, ok6 := num(17, 19)
+	frac, ok7 := num(20, 27)
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7) || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	t := time.Date(y, time.Month(mo), d, h, mi, sec, frac*100, time.UTC)
+	if t.Day() != d { // 31 February and the like: leave it to time.Parse
+		return time.Time{}, false
+	}
+	return t, true
+}
+
 // ErrBadTime is returned by [ParseSystemTime] for text that is not an
 // RFC 3339 UTC time.
 var ErrBadTime = errors.New("parser: not a SystemTime (want YYYY-MM-DDThh:mm:ss[.fffffff]Z)")
@@ -198,6 +232,9 @@ var ErrBadTime = errors.New("parser: not a SystemTime (want YYYY-MM-DDThh:mm:ss[
 // Windows 7 and Server 2016 write 9 digits, 10 and later 7). A numeric offset
 // instead of Z is accepted and converted to UTC. The result is in UTC.
 func ParseSystemTime(s string) (time.Time, error) {
+	if t, ok := parseSystemTime7(s); ok {
+		return t, nil
+	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		// Some producers omit the zone designator; Windows times are UTC.

@@ -70,6 +70,9 @@ func TestParseSystemTime(t *testing.T) {
 		{"2024-03-01T10:00:04.123", time.Date(2024, 3, 1, 10, 0, 4, 123000000, time.UTC), false},
 		{"", time.Time{}, true},
 		{"2024-13-01T10:00:04Z", time.Time{}, true},
+		{"2024-02-30T10:00:04.0000000Z", time.Time{}, true},
+		{"2024-02-29T23:59:59.9999999Z", time.Date(2024, 2, 29, 23, 59, 59, 999999900, time.UTC), false},
+		{"2024-03-01T10:00:04.30100a0Z", time.Time{}, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
