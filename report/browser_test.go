@@ -157,6 +157,18 @@ func TestHTMLInBrowser(t *testing.T) {
 		t.Errorf("event text became an element")
 	}
 
+	// Sorting preset by the hash: record id descending puts the last
+	// fixture event (record 1599, after the 9 hostile ones) first; levels
+	// sort by severity, not by name.
+	dom = chromium(t, bin, url+"#sort=8&desc=1", "")
+	if m := regexp.MustCompile(`<tbody id="t-body"><tr[^>]*data-index="(\d+)"`).FindStringSubmatch(dom); m == nil || m[1] != fmt.Sprint(len(hostile)+n-1) {
+		t.Errorf("sorted by record id descending: first row %v, want index %d", m, len(hostile)+n-1)
+	}
+	dom = chromium(t, bin, url+"#sort=5&desc=1", "")
+	if m := regexp.MustCompile(`<tbody id="t-body"><tr class="lv-(\w+)`).FindStringSubmatch(dom); m == nil || m[1] != "Information" {
+		t.Errorf("sorted by level, least severe first: first row %v, want Information (by name it would be Warning)", m)
+	}
+
 	// The hostile fixture file's rows, as text.
 	dom = chromium(t, bin, url+"#computer=HOSTILE-PC", "")
 	mustContain("hostile fixture rows", `data-matched="8"`)

@@ -60,6 +60,10 @@
     return h;
   }
 
+  // Levels sort by severity, not by name.
+  var LEVELS = { Critical: 1, Error: 2, Warning: 3, Information: 4, Verbose: 5 };
+  function levelRank(name) { return LEVELS[name] || 6; }
+
   var state = { q: '', level: '', rule: '', computer: '', sort: 0, dir: 1, page: 0, size: 100 };
   var view = [];
 
@@ -100,7 +104,9 @@
       var numeric = c === 4 || c === 8;
       out.sort(function (a, b) {
         var d;
-        if (c === 0) { d = a - b; } else if (numeric) { d = Number(cell(a, c)) - Number(cell(b, c)); } else {
+        if (c === 0) { d = a - b; } else if (numeric) { d = Number(cell(a, c)) - Number(cell(b, c)); } else if (c === 5) {
+          d = levelRank(cell(a, 5)) - levelRank(cell(b, 5));
+        } else {
           var x = cell(a, c), y = cell(b, c);
           d = x < y ? -1 : x > y ? 1 : 0;
         }
@@ -135,6 +141,8 @@
     tbody.appendChild(frag);
     var info = view.length ? (from + 1) + '–' + to + ' of ' + view.length : 'no events match';
     $('p-info').textContent = info + ' · page ' + (state.page + 1) + ' of ' + pages;
+    $('p-first').disabled = $('p-prev').disabled = state.page === 0;
+    $('p-next').disabled = $('p-last').disabled = state.page >= pages - 1;
     $('t-status').textContent = view.length + ' of ' + E.length + ' events match';
     table.setAttribute('data-total', String(E.length));
     table.setAttribute('data-matched', String(view.length));
@@ -170,7 +178,8 @@
     fComp.value = state.computer;
   }
   // The hash presets the filter, so a link can open the page on a view:
-  // #q=words&level=Error&rule=rule_id&computer=NAME&page=2
+  // #q=words&level=Error&rule=rule_id&computer=NAME&page=2&sort=8&desc=1
+  // (sort: column number from 0 = Time to 9 = File).
   function fromHash() {
     var h = location.hash.replace(/^#/, '');
     if (h.indexOf('=') < 0) { return false; }
@@ -185,6 +194,9 @@
     state.rule = p.rule || '';
     state.computer = p.computer || '';
     state.page = p.page ? Math.max(0, Number(p.page) - 1 || 0) : 0;
+    var col = Number(p.sort);
+    state.sort = col >= 0 && col <= 9 ? col : 0;
+    state.dir = p.desc === '1' ? -1 : 1;
     syncControls();
     return true;
   }
