@@ -73,7 +73,7 @@ func (w *chunkWorker) chunk(idx int) (res *chunkResult) {
 	if rest := w.f.size - w.base; rest < int64(n) {
 		n = int(rest)
 	}
-	data := w.buf[:n]
+	data := w.buf[:n:n] // capped: nothing past the bytes read is reachable
 	if m, err := w.f.r.ReadAt(data, w.base); m < n {
 		res.found, res.skipped = true, true
 		reason := "cannot read chunk"
@@ -114,8 +114,8 @@ func (w *chunkWorker) chunk(idx int) (res *chunkResult) {
 		}
 	}
 	end := int(h.freeSpaceOffset)
-	if end < chunkHeaderSize || end > chunkSize {
-		end = chunkSize // a lying free-space offset: records end at zero padding
+	if end < chunkHeaderSize || end > n {
+		end = n // a lying free-space offset (or a truncated chunk): records end at zero padding
 	}
 	if !noCRC && int(h.freeSpaceOffset) == end {
 		if sum := crc32.ChecksumIEEE(data[chunkHeaderSize:end]); sum != h.recordsChecksum {

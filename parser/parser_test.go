@@ -662,3 +662,18 @@ func TestRecoverSlack(t *testing.T) {
 		})
 	}
 }
+
+// TestTruncatedSecondChunk: a file cut inside its second chunk. The worker's
+// buffer still holds the first chunk; nothing past the cut may be read (the
+// chunk slice is capped at the bytes read, and the free-space offset is
+// clamped to them).
+func TestTruncatedSecondChunk(t *testing.T) {
+	full := manyChunks(t, 2)
+	data := full[:fileHeaderBlock+chunkSize+1000]
+	for _, workers := range []int{1, 2} {
+		evs, errs, st := readAll(t, data, Options{Workers: workers, Recover: true})
+		if len(evs) != 2 || st.Records != 2 || st.Lost != 1 || len(errs) != 1 || !errors.Is(errs[0], ErrBadRecord) {
+			t.Errorf("workers=%d: %d events, stats %+v, errors %v; want 2 events from chunk 0 and one lost record in chunk 1", workers, len(evs), st, errs)
+		}
+	}
+}
