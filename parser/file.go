@@ -66,7 +66,7 @@ func (f *File) scanLiveRanges(slots int) {
 	for i := 0; i < slots; i++ {
 		off := fileHeaderBlock + int64(i)*chunkSize
 		n := int(min(chunkSize, f.size-off))
-		data := buf[:n]
+		data := buf[:n:n]
 		if m, _ := f.r.ReadAt(data, off); m < n || n < chunkHeaderSize || string(data[:8]) != chunkSignature {
 			continue
 		}
