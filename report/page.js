@@ -238,8 +238,9 @@
     for (var i = 0; i < d.length; i++) { d[i].open = true; }
   });
 
-  fromHash();
+  var preset = fromHash();
   update();
+  if (preset) { $('timeline').scrollIntoView(); } // a shared link opens on its view
   // Test hooks: a browser test reads these from the DOM.
   doc.documentElement.setAttribute('data-evx-ready', '1');
   doc.documentElement.setAttribute('data-evx-init-ms', String(Date.now() - started));
