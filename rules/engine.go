@@ -254,6 +254,7 @@ type Engine struct {
 
 	bounded   bool
 	reorder   time.Duration
+	noIndex   bool // evaluate every rule (tests compare with the pre-filter)
 	sinceTick int
 }
 
@@ -264,6 +265,36 @@ const tickEvery = 512
 type bucket struct {
 	byID  map[uint16][]*engineRule
 	anyID []*engineRule
+	// pre-filter indexes of the long lists, built on first use
+	index    map[uint16]*ruleIndex
+	anyIndex *ruleIndex
+}
+
+// eachCandidate calls fn for every rule of list (the rules of event id id,
+// or b.anyID when anyID is set) that the event may match.
+func (b *bucket) eachCandidate(list []*engineRule, id uint16, anyID bool, ctx *evalCtx, fn func(er *engineRule)) {
+	if len(list) < minIndexed {
+		for _, er := range list {
+			fn(er)
+		}
+		return
+	}
+	var ix *ruleIndex
+	if anyID {
+		if b.anyIndex == nil {
+			b.anyIndex = buildIndex(list)
+		}
+		ix = b.anyIndex
+	} else {
+		if b.index == nil {
+			b.index = map[uint16]*ruleIndex{}
+		}
+		if ix = b.index[id]; ix == nil {
+			ix = buildIndex(list)
+			b.index[id] = ix
+		}
+	}
+	ix.each(ctx, func(pos int) { fn(list[pos]) })
 }
 
 type engineRule struct {
@@ -275,6 +306,8 @@ type engineRule struct {
 	targets  []*suppressIndex // suppressions this rule's matches feed
 	suppress *suppressIndex   // this rule's own suppressed_by
 	supRefs  []fieldRef
+	needs    []needKey // literals one of which the rule needs (prefilter.go)
+	indexed  bool
 }
 
 type suppressIndex struct {
@@ -356,6 +389,9 @@ func (rs *Ruleset) NewEngine(opts ...Option) (*Engine, error) {
 		switch r.kind {
 		case kindDetection:
 			er := &engineRule{r: r, emit: emits(r)}
+			if r.det != nil && r.det.cond != nil && !e.noIndex {
+				er.needs, er.indexed = ruleNeeds(r.det.cond)
+			}
 			for _, f := range r.fields {
 				er.display = append(er.display, ruleFieldRef(r, f))
 			}
@@ -583,12 +619,10 @@ func (e *Engine) Process(ev *parser.Event, emit func(Finding)) {
 	}
 	e.seen(ev)
 	e.ctx.reset(ev)
-	for _, er := range list {
-		e.evalRule(er, ev, emit)
-	}
-	for _, er := range b.anyID {
-		e.evalRule(er, ev, emit)
-	}
+	eval := func(er *engineRule) { e.evalRule(er, ev, emit) }
+	id := ev.System.EventID
+	b.eachCandidate(list, id, false, e.ctx, eval)
+	b.eachCandidate(b.anyID, id, true, e.ctx, eval)
 	if e.bounded {
 		if e.sinceTick++; e.sinceTick >= tickEvery {
 			e.sinceTick = 0
