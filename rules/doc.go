@@ -129,8 +129,11 @@
 // event and matched with the vectorized strings functions; many contains
 // values of one field are searched in one pass; regular expressions run
 // only when a literal they require occurs. Rules are indexed by channel
-// and by the event ids their condition pins, so an event meets only the
-// rules that can match it. Matching allocates nothing on the common path.
+// and by the event ids their condition pins, and long lists further by
+// the literals a rule needs (a field equal to x, or a path whose file name
+// is x.exe; see prefilter.go), so an event meets only the rules that can
+// match it. Operands of and/or are tried cheapest first. Matching
+// allocates nothing on the common path.
 // Benchmarks: go test -bench . ./rules.
 //
 // # Security
