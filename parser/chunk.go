@@ -163,9 +163,15 @@ func (w *chunkWorker) chunk(idx int) (res *chunkResult) {
 	return res
 }
 
+// checksumProblem reports a checksum mismatch as a Problem and as a
+// *ChunkError wrapping ErrChecksum (damage or tampering is worth a warning),
+// though the chunk's records are still read, each one checked on its own.
 func (w *chunkWorker) checksumProblem(what string, stored, computed uint32) {
-	w.problem(w.base, 0, what+" checksum mismatch: header says 0x"+strconv.FormatUint(uint64(stored), 16)+
-		", computed 0x"+strconv.FormatUint(uint64(computed), 16)+"; records read anyway, each one checked")
+	reason := what + " checksum mismatch: header says 0x" + strconv.FormatUint(uint64(stored), 16) +
+		", computed 0x" + strconv.FormatUint(uint64(computed), 16)
+	w.problem(w.base, 0, reason+"; records read anyway, each one checked")
+	w.res.items = append(w.res.items, chunkItem{err: &ChunkError{File: w.f.name, Chunk: w.idx, Offset: w.base,
+		Err: &wrapped{sentinel: ErrChecksum, text: reason + " (records read anyway, each one checked)"}}})
 }
 
 // recordSize validates the framing of the record at off: size at least 28,

@@ -42,8 +42,10 @@
 // # Damage
 //
 // A chunk with a bad signature is skipped with a *ChunkError naming its
-// offset; a checksum mismatch is reported as a Problem and the chunk's
-// records are still read, each one checked on its own. A record whose
+// offset; a checksum mismatch is yielded as a *ChunkError wrapping
+// ErrChecksum (and noted in Problems) but the chunk's records are still
+// read, each one checked on its own: libevtx does the same, and dropping
+// them would lose records from VSS copies and live files. A record whose
 // framing is broken ends the normal reading of its chunk; a record whose
 // BinXML cannot be decoded is yielded as a *RecordError and counted lost.
 // With [Options.Recover], chunk slack and skipped chunks are scanned for

@@ -69,3 +69,12 @@ func (e *decodeError) Unwrap() error { return e.sentinel }
 func errAt(sentinel error, what string, at int) error {
 	return &decodeError{sentinel: sentinel, what: what, at: at}
 }
+
+// wrapped is a sentinel with a specific message.
+type wrapped struct {
+	sentinel error
+	text     string
+}
+
+func (e *wrapped) Error() string { return e.text }
+func (e *wrapped) Unwrap() error { return e.sentinel }

@@ -458,7 +458,14 @@ func TestDamage(t *testing.T) {
 		{"good", good, false, 2, 0, 0, 0, nil, -1},
 		{"bad chunk magic", mutate(good, func(b []byte) { b[chunk] = 'X' }), false, 0, 0, 0, 1, ErrBadSignature, int64(chunk)},
 		{"bad chunk magic, recover", mutate(good, func(b []byte) { b[chunk] = 'X' }), true, 0, 2, 0, 1, ErrBadSignature, int64(chunk)},
-		{"records checksum", mutate(good, func(b []byte) { b[chunk+52]++ }), false, 2, 0, 0, 0, nil, int64(chunk)},
+		// a checksum mismatch is reported (ErrChecksum) but the records are read
+		{"records checksum", mutate(good, func(b []byte) { b[chunk+52]++ }), false, 2, 0, 0, 0, ErrChecksum, int64(chunk)},
+		{"chunk header checksum", mutate(good, func(b []byte) { b[chunk+124]++ }), false, 2, 0, 0, 0, ErrChecksum, int64(chunk)},
+		{"no checksums (NO_CRC32 flag, zero sums)", mutate(good, func(b []byte) {
+			binary.LittleEndian.PutUint32(b[chunk+120:], FlagNoCRC32)
+			binary.LittleEndian.PutUint32(b[chunk+52:], 0)
+			binary.LittleEndian.PutUint32(b[chunk+124:], 0)
+		}), false, 2, 0, 0, 0, nil, -1},
 		// a damaged size copy alone does not hide a record whose size leads to the next one
 		{"broken record size copy", mutate(good, func(b []byte) { b[rec1+rec2size-4]++ }), false, 2, 0, 0, 0, nil, int64(rec1)},
 		{"broken record size", mutate(good, func(b []byte) { binary.LittleEndian.PutUint32(b[rec1+4:], 100) }), false, 0, 0, 1, 0, ErrBadRecord, int64(rec1)},
