@@ -74,8 +74,13 @@ func runDump(args []string, stdout, stderr io.Writer) int {
 		code = exitUnreadable
 	}
 	for _, path := range files {
-		if !dumpFile(path, &o, w, stderr) {
+		readable, outErr := dumpFile(path, &o, w, stderr)
+		if !readable {
 			code = exitUnreadable
+		}
+		if outErr != nil {
+			fmt.Fprintf(stderr, "evtxscan dump: writing output: %v\n", outErr)
+			return exitUsage
 		}
 	}
 	if err := w.Flush(); err != nil {
@@ -85,13 +90,13 @@ func runDump(args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
-// dumpFile writes one file's records; it returns false when the file could
-// not be read at all.
-func dumpFile(path string, o *dumpOptions, w *bufio.Writer, stderr io.Writer) bool {
+// dumpFile writes one file's records. It reports whether the file could be
+// read at all, and an output error that should end the run.
+func dumpFile(path string, o *dumpOptions, w *bufio.Writer, stderr io.Writer) (readable bool, outErr error) {
 	f, err := parser.Open(path, parser.Options{Workers: o.workers, Recover: o.recover, XML: o.format == "xml"})
 	if err != nil {
 		fmt.Fprintf(stderr, "evtxscan dump: %v\n", err)
-		return false
+		return false, nil
 	}
 	defer f.Close()
 	var buf []byte
@@ -109,13 +114,13 @@ func dumpFile(path string, o *dumpOptions, w *bufio.Writer, stderr io.Writer) bo
 		}
 		buf = append(buf, '\n')
 		if _, err := w.Write(buf); err != nil {
-			return true // the output is gone (closed pipe); runDump reports it
+			return true, err // the output is gone: stop reading
 		}
 	}
 	st := f.Stats()
 	fmt.Fprintf(stderr, "%s: %d records, %d recovered, %d lost; %d chunks, %d skipped; %d problems\n",
 		path, st.Records, st.Recovered, st.Lost, st.Chunks, st.ChunksSkipped, len(st.Problems))
-	return true
+	return true, nil
 }
 
 // collectEVTX expands the arguments: files as given, directories walked

@@ -112,3 +112,18 @@ func TestDumpCorpus(t *testing.T) {
 		}
 	})
 }
+
+type failingWriter struct{}
+
+func (failingWriter) Write(p []byte) (int, error) { return 0, os.ErrClosed }
+
+func TestDumpOutputError(t *testing.T) {
+	src := filepath.Join(testenv.Corpus(t), "4renwald+evtx-python/samples/Application.evtx")
+	var stderr bytes.Buffer
+	if code := run([]string{"dump", src, src}, failingWriter{}, &stderr); code != exitUsage {
+		t.Errorf("exit %d, want %d", code, exitUsage)
+	}
+	if got := strings.Count(stderr.String(), "writing output"); got != 1 {
+		t.Errorf("stderr should report the output error once and stop:\n%s", stderr.String())
+	}
+}
