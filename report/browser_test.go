@@ -1,47 +1,24 @@
 package report
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/evtxscan/evtxscan/internal/testenv"
 	"github.com/evtxscan/evtxscan/rules"
 )
 
-// chromium runs headless Chromium on url and returns what it printed on
-// stdout. With shot set it saves a screenshot there instead of the DOM.
-func chromium(t *testing.T, bin, url, shot string) string {
+// chromium runs headless Chromium on url (see testenv.Chromium).
+func chromium(t *testing.T, _ string, url, shot string) string {
 	t.Helper()
-	args := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-extensions",
-		"--user-data-dir=" + t.TempDir(), "--virtual-time-budget=10000", "--hide-scrollbars"}
-	if shot != "" {
-		args = append(args, "--window-size=1400,2400", "--screenshot="+shot)
-	} else {
-		args = append(args, "--dump-dom")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, append(args, url)...)
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("chromium %s: %v\n%s", url, err, stderr.String())
-	}
-	if strings.Contains(stderr.String(), "Content Security Policy") {
-		t.Errorf("the page broke its own Content Security Policy:\n%s", stderr.String())
-	}
-	return stdout.String()
+	return testenv.Chromium(t, url, shot)
 }
 
 // TestHTMLInBrowser loads report.html in headless Chromium: the script runs
