@@ -29,7 +29,7 @@ func cutMarker(totalRunes int) string {
 // as is, without allocating.
 func visible(s string) string { return visibleText(s, false) }
 
-// visibleMultiline is visible but keeps line breaks (as \n), for the HTML
+// visibleMultiline is visible but keeps line breaks (as \n) and tabs, for the HTML
 // page, where text is set with textContent and CSS decides how lines show.
 func visibleMultiline(s string) string { return visibleText(s, true) }
 
@@ -42,7 +42,7 @@ func visibleText(s string, keepLines bool) string {
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
-		if needsEscape(r, size) && !(keepLines && c == '\n') {
+		if needsEscape(r, size) && !(keepLines && (c == '\n' || c == '\t')) {
 			break
 		}
 		i += size
@@ -67,6 +67,8 @@ func visibleText(s string, keepLines bool) string {
 			} else {
 				b.WriteString(" ⏎ ")
 			}
+		case r == '\t' && keepLines:
+			b.WriteByte('\t') // Event Viewer messages align with tabs; harmless as text
 		case r == '\t':
 			b.WriteString(`\t`)
 		case r < 0x20 || r == 0x7f:

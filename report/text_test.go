@@ -286,6 +286,7 @@ func TestHTMLLines(t *testing.T) {
 		{"a\r\nb\nc\rd", "a\nb\nc\nd"},
 		{"x\u202e\x07", `x\u202e\x07`},
 		{"plain", "plain"},
+		{"Security ID:\t\tS-1-5-18", "Security ID:\t\tS-1-5-18"}, // Event Viewer's alignment stays
 	}
 	for _, tt := range tests {
 		if got := htmlLines(tt.in, 100); got != tt.want {

@@ -68,6 +68,7 @@ type analysisFlags struct {
 	dedup     bool
 	messages  string
 	quiet     bool
+	htmlLimit int
 }
 
 func (o *analysisFlags) addFlags(fs *pflag.FlagSet) {
@@ -89,6 +90,7 @@ func (o *analysisFlags) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.dedup, "dedup", false, "count a record seen in several files (VSS or backup copies) once")
 	fs.StringVar(&o.messages, "messages", "", "extra message table (YAML, e.g. from 'evtxscan messages export')")
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no progress bar and no summary on stderr")
+	fs.IntVar(&o.htmlLimit, "html-limit", report.DefaultHTMLTimelineLimit, "most events the HTML timeline embeds (the page says when it is cut; other formats are complete)")
 }
 
 func runScan(args []string, stdout, stderr io.Writer) int {
@@ -174,6 +176,10 @@ func (o *analysisFlags) config(now time.Time) (analysis.Config, error) {
 		return cfg, fmt.Errorf("--tz: %v", err)
 	}
 	cfg.Report.Dir = o.out
+	if o.htmlLimit < 1 {
+		return cfg, fmt.Errorf("--html-limit %d: give a positive number of events", o.htmlLimit)
+	}
+	cfg.Report.HTMLTimelineLimit = o.htmlLimit
 	var ok bool
 	if cfg.MinLevel, ok = rules.ParseLevel(strings.ToLower(o.minLevel)); !ok {
 		return cfg, fmt.Errorf("--min-level %q: choose from informational, low, medium, high, critical", o.minLevel)
