@@ -226,7 +226,7 @@ func (c *evalCtx) reset(ev *parser.Event) {
 		clear(c.dataGen)
 	}
 	c.multiOK = false
-	c.is4688 = ev.System.EventID == 4688 && ev.System.Channel == chSecurity
+	c.is4688 = ev.System.EventID == 4688 && strings.EqualFold(ev.System.Channel, chSecurity)
 }
 
 func (c *evalCtx) get(f *fieldRef) (string, bool) {

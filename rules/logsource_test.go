@@ -95,6 +95,12 @@ func TestProcessCreationOn4688(t *testing.T) {
 		{"OriginalFileName absent on 4688", `OriginalFileName: msiexec.exe`, false, true},
 		{"native 4688 name still works", `NewProcessName|endswith: '\msiexec.exe'`, true, false},
 	}
+	upper := *sec
+	upper.System.Channel = "SECURITY" // channel names compare case-insensitively
+	_, e := engineFor(t, "title: t\nid: r\nlogsource:\n    product: windows\n    category: process_creation\ndetection:\n    s:\n        Image|endswith: '\\msiexec.exe'\n    condition: s\n")
+	if got := run(e, &upper); len(got) != 1 {
+		t.Errorf("4688 in channel SECURITY: %d findings, want 1", len(got))
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			y := "title: t\nid: r\nlogsource:\n    product: windows\n    category: process_creation\ndetection:\n    s:\n        " + tt.sel + "\n    condition: s\n"
