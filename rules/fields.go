@@ -103,14 +103,20 @@ func newFieldRef(name string) fieldRef {
 // names of loaded rules); contexts take a snapshot when they are made, and
 // names interned later fall back to the scan.
 var fieldIntern = struct {
-	sync.Mutex
+	sync.RWMutex
 	ids map[string]int32
 }{ids: map[string]int32{}}
 
 func internField(name string) int32 {
+	fieldIntern.RLock()
+	id, ok := fieldIntern.ids[name]
+	fieldIntern.RUnlock()
+	if ok {
+		return id
+	}
 	fieldIntern.Lock()
 	defer fieldIntern.Unlock()
-	id, ok := fieldIntern.ids[name]
+	id, ok = fieldIntern.ids[name]
 	if !ok {
 		id = int32(len(fieldIntern.ids)) + 1 // 0: not interned
 		fieldIntern.ids[name] = id
@@ -119,8 +125,8 @@ func internField(name string) int32 {
 }
 
 func fieldIDSnapshot() map[string]int32 {
-	fieldIntern.Lock()
-	defer fieldIntern.Unlock()
+	fieldIntern.RLock()
+	defer fieldIntern.RUnlock()
 	m := make(map[string]int32, len(fieldIntern.ids))
 	for k, v := range fieldIntern.ids {
 		m[k] = v
