@@ -193,13 +193,18 @@ func tokenizeCondition(s string) []condToken {
 }
 
 type condParser struct {
-	de   *docErrors
-	node *yaml.Node
-	toks []condToken
-	pos  int
-	det  *detection
-	bad  bool
+	de    *docErrors
+	node  *yaml.Node
+	toks  []condToken
+	pos   int
+	det   *detection
+	bad   bool
+	depth int
 }
+
+// maxCondDepth bounds nesting (parentheses, not) so a hostile rule file
+// cannot exhaust the stack.
+const maxCondDepth = 200
 
 func (p *condParser) errAt(tok *condToken, format string, args ...any) {
 	if p.bad {
@@ -276,6 +281,12 @@ func (p *condParser) parseAnd() condNode {
 }
 
 func (p *condParser) parseNot() condNode {
+	if p.depth++; p.depth > maxCondDepth {
+		p.errAt(p.peek(), "nested more than %d levels deep (simplify it)", maxCondDepth)
+		p.pos = len(p.toks)
+		return &condOr{}
+	}
+	defer func() { p.depth-- }()
 	if p.keyword("not") {
 		return &condNot{kid: p.parseNot()}
 	}

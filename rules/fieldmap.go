@@ -185,6 +185,10 @@ func parseFieldMap(de *docErrors, root *yaml.Node, keys map[string]*yaml.Node) *
 			de.at(k, "field %q is a System field name; a map cannot redefine it (pick another name)", k.Value)
 			continue
 		}
+		if strings.Count(v.Value, "(") > maxExprDepth {
+			de.at(v, "expression nests more than %d calls (simplify it)", maxExprDepth)
+			continue
+		}
 		e := parseExpr(de, v, v.Value, labels)
 		m.index[k.Value] = len(m.names)
 		m.names = append(m.names, k.Value)

@@ -166,3 +166,18 @@ func TestYAMLAnchors(t *testing.T) {
 		t.Errorf("rule with anchors and aliases: %d findings, want 1", len(got))
 	}
 }
+
+func TestDeepConditionRefused(t *testing.T) {
+	cond := strings.Repeat("(", 100000) + "s" + strings.Repeat(")", 100000)
+	rs := NewRuleset()
+	_ = rs.AddBytes("deep.yml", []byte(detectionRule("    s: {A: x}\n    condition: '"+cond+"'\n")))
+	if sk := rs.Skipped(); len(sk) != 1 || !strings.Contains(sk[0].Error(), "nested more than") {
+		t.Errorf("got %v, want the deep condition refused", sk)
+	}
+	ok := strings.Repeat("not ", 10) + "s"
+	rs = NewRuleset()
+	_ = rs.AddBytes("ok.yml", []byte(detectionRule("    s: {A: x}\n    condition: "+ok+"\n")))
+	if len(rs.Skipped()) != 0 {
+		t.Errorf("a modestly nested condition was refused: %v", rs.Skipped())
+	}
+}
