@@ -271,3 +271,16 @@ func lowerString(s string) string {
 	}
 	return string(b)
 }
+
+func TestMatchDetail(t *testing.T) {
+	y := detectionRule("    sel_a:\n        A: x\n    sel_b:\n        B: y\n    filter:\n        C: z\n    condition: 1 of sel_* and not filter\n")
+	_, e := engineFor(t, y, WithMatchDetail())
+	got := run(e, mkEvent("Application", "P", 1, t0, "A=x", "B=no", "C=no"))
+	if len(got) != 1 || got[0].Field("Matched") != "sel_a" {
+		t.Fatalf("got %v, want one finding with Matched=sel_a", got)
+	}
+	_, e = engineFor(t, y)
+	if got := run(e, mkEvent("Application", "P", 1, t0, "A=x")); len(got) != 1 || got[0].Field("Matched") != "" {
+		t.Errorf("Matched shown without WithMatchDetail: %v", got)
+	}
+}

@@ -227,6 +227,11 @@ type Option func(*Engine)
 // WithMinLevel drops findings below l (after level_by).
 func WithMinLevel(l Level) Option { return func(e *Engine) { e.minLevel = l } }
 
+// WithMatchDetail adds to each detection finding a display field
+// "Matched" naming the search identifiers that were true for the event
+// (in rule order), so an analyst sees why the rule fired.
+func WithMatchDetail() Option { return func(e *Engine) { e.matchDetail = true } }
+
 // WithReorderWindow tells the engine that no event arrives more than d
 // older than the latest event it has seen (for instance because the caller
 // merges its files by time, d = 0, or reads live channels). Correlations
@@ -252,10 +257,11 @@ type Engine struct {
 	pending      []pendingFinding
 	lastSeen     time.Time
 
-	bounded   bool
-	reorder   time.Duration
-	noIndex   bool // evaluate every rule (tests compare with the pre-filter)
-	sinceTick int
+	bounded     bool
+	reorder     time.Duration
+	noIndex     bool // evaluate every rule (tests compare with the pre-filter)
+	matchDetail bool
+	sinceTick   int
 }
 
 // tickEvery is how many events pass between two decisions of closed
@@ -684,6 +690,15 @@ func (e *Engine) evalRule(er *engineRule, ev *parser.Event, emit func(Finding)) 
 			v, _ := ctx.get(&er.display[i])
 			f.Fields[i] = DisplayField{Name: er.display[i].name, Value: v}
 		}
+	}
+	if e.matchDetail {
+		var names []string
+		for _, name := range r.det.names {
+			if r.det.sels[name].eval(ctx) {
+				names = append(names, name)
+			}
+		}
+		f.Fields = append(f.Fields, DisplayField{Name: "Matched", Value: strings.Join(names, ", ")})
 	}
 	if er.levelBy != nil {
 		if v, ok := ctx.get(er.levelBy); ok {
