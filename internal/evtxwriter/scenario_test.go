@@ -10,7 +10,8 @@ import (
 )
 
 // ruleIDs are the built-in rule ids scenarios may name (rules-common: the
-// names of uninstall-events.md §7, plus msi_operation_failed).
+// names of uninstall-events.md §7, plus msi_operation_failed and the pack's
+// msi_rollback_service_restored, rule 4's SCM 7036 stop/start bonus).
 var ruleIDs = []string{
 	"msi_uninstall_failed_status", "msi_removal_failed_message", "msi_uninstall_error_cause",
 	"msi_rollback_inferred", "msi_rollback_failed", "msi_session_unterminated",
@@ -18,7 +19,7 @@ var ruleIDs = []string{
 	"msi_uninstall_privilege_denied", "uninstall_service_teardown_failure", "uninstaller_crash_or_hang",
 	"uninstall_reboot_pending_or_forced", "appx_removal_failed", "os_update_uninstall_failed",
 	"security_product_uninstall", "msi_repeated_uninstall_attempts", "msi_win32_product_enumeration",
-	"msi_operation_failed",
+	"msi_operation_failed", "msi_rollback_service_restored",
 }
 
 // TestScenarioExpectations checks every scenario's machine-readable
