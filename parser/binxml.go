@@ -126,9 +126,11 @@ type decoder struct {
 	// Per-record arenas for template instances and their value tables:
 	// they live only while one record is rendered (templates never hold
 	// instances), so they are recycled with recordDone.
-	instSlab []instance
-	instN    int
-	valBlock []value
+	instSlab  []instance
+	instN     int
+	valBlock  []value
+	partArena []part
+	stack     []part // see content
 }
 
 // newInstance returns an instance with n zeroed values from the arenas.
@@ -154,6 +156,8 @@ func (d *decoder) recordDone() {
 	clear(d.instSlab[:d.instN])
 	d.instN = 0
 	d.valBlock = d.valBlock[:0]
+	clear(d.partArena)
+	d.partArena = d.partArena[:0]
 }
 
 type nameEntry struct {
@@ -172,6 +176,8 @@ func (d *decoder) reset(data []byte) {
 	clear(d.templates)
 	d.depRetry = 0
 	d.tableScanned = false
+	d.stack = d.stack[:0] // normally empty; not after a recovered panic
+	d.recordDone()
 }
 
 func (d *decoder) u8(c *cursor) (byte, error) {
@@ -300,7 +306,31 @@ func (d *decoder) fragment(c *cursor) ([]part, error) {
 // content parses tokens into parts until the end of the element (the end
 // token is consumed) or, at the top of a fragment, until EOF.
 func (d *decoder) content(c *cursor, top bool) ([]part, error) {
-	var parts []part
+	// Parts are collected on a stack shared by the recursion (element
+	// content nests), then copied out: exactly sized for templates, which
+	// live as long as the chunk, into the per-record arena otherwise.
+	mark := len(d.stack)
+	err := d.parseContent(c, top)
+	parts := d.stack[mark:]
+	var out []part
+	if c.inTemplate {
+		out = append([]part(nil), parts...)
+	} else {
+		start := len(d.partArena)
+		if cap(d.partArena)-start < len(parts) {
+			d.partArena = make([]part, 0, max(256, len(parts)))
+			start = 0
+		}
+		d.partArena = append(d.partArena, parts...)
+		out = d.partArena[start : start+len(parts) : start+len(parts)]
+	}
+	clear(parts)
+	d.stack = d.stack[:mark]
+	return out, err
+}
+
+// parseContent parses like content, pushing the parts on d.stack.
+func (d *decoder) parseContent(c *cursor, top bool) error {
 	for c.pos < c.end {
 		at := c.pos
 		tok := d.data[c.pos]
@@ -308,106 +338,106 @@ func (d *decoder) content(c *cursor, top bool) ([]part, error) {
 		switch tok &^ tokMoreBit {
 		case tokEOF:
 			if top {
-				return parts, nil
+				return nil
 			}
-			return parts, errAt(ErrBadToken, "end of data inside an element", at)
+			return errAt(ErrBadToken, "end of data inside an element", at)
 		case tokEnd:
 			if top {
-				return parts, errAt(ErrBadToken, "end-element token outside an element", at)
+				return errAt(ErrBadToken, "end-element token outside an element", at)
 			}
-			return parts, nil
+			return nil
 		case tokFragment:
 			if c.end-c.pos < 3 {
-				return parts, errAt(ErrTruncated, "fragment header", at)
+				return errAt(ErrTruncated, "fragment header", at)
 			}
 			c.pos += 3
 		case tokOpenStart:
 			e, err := d.element(c, tok)
 			if err != nil {
-				return parts, err
+				return err
 			}
-			parts = append(parts, part{kind: partElement, elem: e})
+			d.stack = append(d.stack, part{kind: partElement, elem: e})
 		case tokValue:
 			if c.end-c.pos < 3 {
-				return parts, errAt(ErrTruncated, "value text", at)
+				return errAt(ErrTruncated, "value text", at)
 			}
 			c.pos++ // value type: string in practice
 			n, _ := d.u16(c)
 			s, err := d.utf16String(c, int(n))
 			if err != nil {
-				return parts, err
+				return err
 			}
-			parts = append(parts, part{kind: partText, text: s})
+			d.stack = append(d.stack, part{kind: partText, text: s})
 		case tokCDATA:
 			n, err := d.u16(c)
 			if err != nil {
-				return parts, err
+				return err
 			}
 			s, err := d.utf16String(c, int(n))
 			if err != nil {
-				return parts, err
+				return err
 			}
-			parts = append(parts, part{kind: partCDATA, text: s})
+			d.stack = append(d.stack, part{kind: partCDATA, text: s})
 		case tokCharRef:
 			n, err := d.u16(c)
 			if err != nil {
-				return parts, err
+				return err
 			}
-			parts = append(parts, part{kind: partCharRef, r: rune(n)})
+			d.stack = append(d.stack, part{kind: partCharRef, r: rune(n)})
 		case tokEntityRef:
 			s, err := d.name(c)
 			if err != nil {
-				return parts, err
+				return err
 			}
-			parts = append(parts, part{kind: partEntity, text: s})
+			d.stack = append(d.stack, part{kind: partEntity, text: s})
 		case tokPITarget:
 			s, err := d.name(c)
 			if err != nil {
-				return parts, err
+				return err
 			}
 			p := part{kind: partPI, text: s}
 			if c.pos < c.end && d.data[c.pos] == tokPIData {
 				c.pos++
 				n, err := d.u16(c)
 				if err != nil {
-					return parts, err
+					return err
 				}
 				if p.text2, err = d.utf16String(c, int(n)); err != nil {
-					return parts, err
+					return err
 				}
 			}
-			parts = append(parts, p)
+			d.stack = append(d.stack, p)
 		case tokSubst, tokOptSubst:
 			if c.end-c.pos < 3 {
-				return parts, errAt(ErrTruncated, "substitution", at)
+				return errAt(ErrTruncated, "substitution", at)
 			}
 			idx, _ := d.u16(c)
 			t, _ := d.u8(c)
 			if !c.inTemplate {
-				return parts, errAt(ErrBadToken, "substitution outside a template", at)
+				return errAt(ErrBadToken, "substitution outside a template", at)
 			}
 			k := uint8(partSubst)
 			if tok == tokOptSubst {
 				k = partOptSubst
 			}
-			parts = append(parts, part{kind: k, index: idx, vtype: t})
+			d.stack = append(d.stack, part{kind: k, index: idx, vtype: t})
 		case tokTemplate:
 			if c.inTemplate {
-				return parts, errAt(ErrBadToken, "template instance inside a template definition", at)
+				return errAt(ErrBadToken, "template instance inside a template definition", at)
 			}
 			in, err := d.instance(c)
 			if err != nil {
-				return parts, err
+				return err
 			}
-			parts = append(parts, part{kind: partInstance, inst: in})
+			d.stack = append(d.stack, part{kind: partInstance, inst: in})
 		default:
-			return parts, errAt(ErrBadToken, "unknown token 0x"+strconv.FormatUint(uint64(tok), 16), at)
+			return errAt(ErrBadToken, "unknown token 0x"+strconv.FormatUint(uint64(tok), 16), at)
 		}
 	}
 	if top {
-		return parts, nil // a missing EOF at the very end is tolerated
+		return nil // a missing EOF at the very end is tolerated
 	}
-	return parts, errAt(ErrTruncated, "element content", c.pos)
+	return errAt(ErrTruncated, "element content", c.pos)
 }
 
 // element parses an element start (the token byte already read), its
