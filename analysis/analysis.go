@@ -114,7 +114,10 @@ func Run(ctx context.Context, src Source, cfg Config) (*Result, error) {
 	var engine *rules.Engine
 	if cfg.Rules != nil {
 		var err error
-		engine, err = cfg.Rules.NewEngine(rules.WithMinLevel(cfg.MinLevel))
+		// Events reach the engine in time order (after the sorter), so
+		// correlation windows are decided as they close and memory holds
+		// only the open ones.
+		engine, err = cfg.Rules.NewEngine(rules.WithMinLevel(cfg.MinLevel), rules.WithReorderWindow(0))
 		if err != nil {
 			return nil, err
 		}
