@@ -3,7 +3,6 @@ package rules
 import (
 	"fmt"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -85,7 +84,7 @@ func benchEngine(b *testing.B, rs *Ruleset) {
 	emit := func(Finding) { findings++ }
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0 := testenv.CPUTime()
 	n := 0
 	for i := 0; i < b.N; i++ {
 		e.Process(evs[n], emit)
@@ -96,7 +95,7 @@ func benchEngine(b *testing.B, rs *Ruleset) {
 		}
 	}
 	b.StopTimer()
-	cpu := cpuTime() - cpu0
+	cpu := testenv.CPUTime() - cpu0
 	e.Flush(emit)
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 	if cpu > 0 {
@@ -137,15 +136,6 @@ func BenchmarkBuiltinPlusSigmaHQ(b *testing.B) {
 		b.Fatal(err)
 	}
 	benchEngine(b, rs)
-}
-
-// cpuTime returns the CPU time (user + system) this process has used.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func BenchmarkMatchers(b *testing.B) {

@@ -1,15 +1,16 @@
 //go:build unix
 
-package report
+package testenv
 
 import (
 	"syscall"
 	"time"
 )
 
-// processCPU returns the user+system CPU time the process has used, so
+// CPUTime returns the user+system CPU time this process has used, so
 // benchmarks can report cost apart from the wall time a busy machine adds.
-func processCPU() time.Duration {
+// It returns 0 where the OS does not tell.
+func CPUTime() time.Duration {
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
 		return 0
