@@ -57,13 +57,16 @@ type idRange struct{ first, last uint64 }
 // recognised as a stale copy of a record read from any chunk, whatever
 // their order. Ids within a chunk are consecutive, so this is about one
 // range per chunk.
-func (f *File) scanLiveRanges(slots int) {
+func (f *File) scanLiveRanges(ctx context.Context, slots int) error {
 	f.live = f.live[:0]
 	f.templates = make(map[uint32]*template)
 	conflict := map[uint32]bool{}
 	dec := newDecoder()
 	buf := make([]byte, chunkSize)
 	for i := 0; i < slots; i++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		off := fileHeaderBlock + int64(i)*chunkSize
 		n := int(min(chunkSize, f.size-off))
 		data := buf[:n:n]
@@ -119,6 +122,7 @@ func (f *File) scanLiveRanges(slots int) {
 		merged = append(merged, r)
 	}
 	f.live = merged
+	return nil
 }
 
 // safeScanTemplateTable scans a chunk's template table; a panic (a bug)
@@ -248,7 +252,10 @@ func (f *File) Events(ctx context.Context) iter.Seq2[*Event, error] {
 		}
 		slots := f.chunkSlots()
 		if f.opts.Recover {
-			f.scanLiveRanges(slots)
+			if err := f.scanLiveRanges(ctx, slots); err != nil {
+				yield(nil, err)
+				return
+			}
 		}
 		workers := f.opts.Workers
 		if workers <= 0 {
