@@ -100,6 +100,7 @@ type Writer struct {
 	loc  *time.Location
 
 	xlsx  *xlsxWriter
+	pipe  *xlsxPipe // xlsx rows go through it, written on their own goroutine
 	html  *htmlWriter
 	csv   *csvWriter
 	jsonl *jsonlWriter
@@ -158,6 +159,9 @@ func New(opts Options) (*Writer, error) {
 		w.abort()
 		return nil, err
 	}
+	if w.xlsx != nil {
+		w.pipe = newXLSXPipe(w.xlsx)
+	}
 	return w, nil
 }
 
@@ -190,8 +194,8 @@ func (w *Writer) AddEvent(ev *parser.Event) error {
 	}
 	w.byLevel[row.level]++
 	w.eventHist.add(row.time)
-	if w.xlsx != nil {
-		w.setErr(w.xlsx.event(&row))
+	if w.pipe != nil {
+		w.setErr(w.pipe.event(&row))
 	}
 	if w.html != nil {
 		w.setErr(w.html.event(&row))
@@ -223,13 +227,19 @@ func (w *Writer) Close(s Summary) error {
 		return errors.New("report: Close called twice")
 	}
 	w.closed = true
+	if w.pipe != nil {
+		w.setErr(w.pipe.finish())
+	}
 	if w.err != nil {
 		w.abort()
 		return w.err
 	}
 	v := w.view(&s)
+	// The workbook is saved (deflated) while the other reports are written.
+	var xlsxDone chan error
 	if w.xlsx != nil {
-		w.setErr(w.xlsx.close(v))
+		xlsxDone = make(chan error, 1)
+		go func() { xlsxDone <- w.xlsx.close(v) }()
 	}
 	if w.html != nil {
 		w.setErr(w.html.close(v))
@@ -239,6 +249,9 @@ func (w *Writer) Close(s Summary) error {
 	}
 	if w.jsonl != nil {
 		w.setErr(w.jsonl.close(v))
+	}
+	if xlsxDone != nil {
+		w.setErr(<-xlsxDone)
 	}
 	if w.err != nil {
 		w.abort()
