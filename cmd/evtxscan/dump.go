@@ -6,14 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"sort"
-	"strings"
 
-	"github.com/evtxscan/evtxscan/parser"
 	"github.com/spf13/pflag"
+
+	"github.com/evtxscan/evtxscan/input"
+	"github.com/evtxscan/evtxscan/messages"
+	"github.com/evtxscan/evtxscan/parser"
 )
 
 func init() {
@@ -26,15 +24,18 @@ func init() {
 
 // dumpOptions are the flags of evtxscan dump.
 type dumpOptions struct {
-	format  string
-	recover bool
-	workers int
+	format   string
+	recover  bool
+	workers  int
+	messages string
+	table    *messages.Table
 }
 
 func (o *dumpOptions) addFlags(fl *pflag.FlagSet) {
 	fl.StringVar(&o.format, "format", "jsonl", "output format: jsonl (one object per record) or xml (one <Event> per line)")
 	fl.BoolVar(&o.recover, "recover", false, "also carve records from chunk slack and damaged chunks (marked recovered)")
 	fl.IntVar(&o.workers, "workers", 0, "chunks decoded in parallel per file (0 = number of CPUs)")
+	fl.StringVar(&o.messages, "messages", "", "extra message table (YAML, e.g. from 'evtxscan messages export'); the built-in one is always used")
 }
 
 func runDump(args []string, stdout, stderr io.Writer) int {
@@ -43,10 +44,12 @@ func runDump(args []string, stdout, stderr io.Writer) int {
 	fl.SetOutput(stderr)
 	o.addFlags(fl)
 	fl.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: evtxscan dump FILE|DIR... [--format jsonl|xml] [--recover] [--workers N]\n\n")
+		fmt.Fprintf(stderr, "Usage: evtxscan dump FILE|DIR|ZIP... [--format jsonl|xml] [--recover] [--workers N]\n\n")
 		fmt.Fprintf(stderr, "Writes every record to stdout; directories are searched recursively for *.evtx\n")
-		fmt.Fprintf(stderr, "and for files starting with the EVTX signature. Warnings and a per-file summary\n")
-		fmt.Fprintf(stderr, "go to stderr. Exit 3 when a file could not be read, else 0.\n\nFlags:\n")
+		fmt.Fprintf(stderr, "and for files starting with the EVTX signature, .zip archives are read in place.\n")
+		fmt.Fprintf(stderr, "JSONL records carry \"message\", the Event Viewer text, when its template is known.\n")
+		fmt.Fprintf(stderr, "Warnings and a per-file summary go to stderr. Exit 3 when a file could not be\n")
+		fmt.Fprintf(stderr, "read, else 0.\n\nFlags:\n")
 		fl.PrintDefaults()
 	}
 	if err := fl.Parse(args); err != nil {
@@ -66,15 +69,22 @@ func runDump(args []string, stdout, stderr io.Writer) int {
 		fl.Usage()
 		return exitUsage
 	}
-	files, unreadable := collectEVTX(fl.Args(), stderr)
+	table, err := loadMessages(o.messages)
+	if err != nil {
+		fmt.Fprintf(stderr, "evtxscan dump: %v\n", err)
+		return exitUsage
+	}
+	o.table = table
+	items, inputErrs := input.Expand(fl.Args(), input.Options{})
 	w := bufio.NewWriterSize(stdout, 256<<10)
 	defer w.Flush()
 	code := exitOK
-	if unreadable {
+	for _, err := range inputErrs {
+		fmt.Fprintf(stderr, "evtxscan dump: %v\n", err)
 		code = exitUnreadable
 	}
-	for _, path := range files {
-		readable, outErr := dumpFile(path, &o, w, stderr)
+	for i := range items {
+		readable, outErr := dumpFile(&items[i], &o, w, stderr)
 		if !readable {
 			code = exitUnreadable
 		}
@@ -92,8 +102,15 @@ func runDump(args []string, stdout, stderr io.Writer) int {
 
 // dumpFile writes one file's records. It reports whether the file could be
 // read at all, and an output error that should end the run.
-func dumpFile(path string, o *dumpOptions, w *bufio.Writer, stderr io.Writer) (readable bool, outErr error) {
-	f, err := parser.Open(path, parser.Options{Workers: o.workers, Recover: o.recover, XML: o.format == "xml"})
+func dumpFile(it *input.Item, o *dumpOptions, w *bufio.Writer, stderr io.Writer) (readable bool, outErr error) {
+	path := it.Name
+	r, size, closer, err := it.Open()
+	if err != nil {
+		fmt.Fprintf(stderr, "evtxscan dump: %s: %v\n", path, err)
+		return false, nil
+	}
+	defer closer.Close()
+	f, err := parser.NewFile(r, size, path, parser.Options{Workers: o.workers, Recover: o.recover, XML: o.format == "xml"})
 	if err != nil {
 		fmt.Fprintf(stderr, "evtxscan dump: %v\n", err)
 		return false, nil
@@ -105,7 +122,14 @@ func dumpFile(path string, o *dumpOptions, w *bufio.Writer, stderr io.Writer) (r
 			fmt.Fprintf(stderr, "warning: %v\n", err)
 			continue
 		}
-		// The messages package will fill ev.Message here (lead's follow-up).
+		if o.format == "jsonl" && ev.Message == "" {
+			// Windows' own text (forwarded events) wins over our table.
+			if ev.RenderedMessage != "" {
+				ev.Message = ev.RenderedMessage
+			} else if m, ok := o.table.Render(ev); ok {
+				ev.Message = m
+			}
+		}
 		buf = buf[:0]
 		if o.format == "xml" {
 			buf = append(buf, ev.XML...)
@@ -121,54 +145,4 @@ func dumpFile(path string, o *dumpOptions, w *bufio.Writer, stderr io.Writer) (r
 	fmt.Fprintf(stderr, "%s: %d records, %d recovered, %d lost; %d chunks, %d skipped; %d problems\n",
 		path, st.Records, st.Recovered, st.Lost, st.Chunks, st.ChunksSkipped, len(st.Problems))
 	return true, nil
-}
-
-// collectEVTX expands the arguments: files as given, directories walked
-// recursively for *.evtx and for files that start with the EVTX signature.
-func collectEVTX(args []string, stderr io.Writer) (files []string, unreadable bool) {
-	for _, arg := range args {
-		st, err := os.Stat(arg)
-		if err != nil {
-			fmt.Fprintf(stderr, "evtxscan dump: %v\n", err)
-			unreadable = true
-			continue
-		}
-		if !st.IsDir() {
-			files = append(files, arg)
-			continue
-		}
-		var found []string
-		err = filepath.WalkDir(arg, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				fmt.Fprintf(stderr, "evtxscan dump: %v\n", err)
-				unreadable = true
-				return nil
-			}
-			if d.IsDir() || !d.Type().IsRegular() {
-				return nil
-			}
-			if strings.EqualFold(filepath.Ext(p), ".evtx") || sniffEVTX(p) {
-				found = append(found, p)
-			}
-			return nil
-		})
-		if err != nil {
-			fmt.Fprintf(stderr, "evtxscan dump: %v\n", err)
-			unreadable = true
-		}
-		sort.Strings(found)
-		files = append(files, found...)
-	}
-	return files, unreadable
-}
-
-func sniffEVTX(path string) bool {
-	f, err := os.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	var b [8]byte
-	n, _ := io.ReadFull(f, b[:])
-	return parser.HasSignature(b[:n])
 }
