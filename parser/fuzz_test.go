@@ -50,6 +50,12 @@ const fuzzSeedLimit = 4096 + 65536
 //   - 5e4faa171cf612ce: a mutated MSSQL record whose element name decoded
 //     to U+FFFD; the XML held an invalid name (fixed by 8de26d1: names are
 //     sanitized).
+//   - xml-name-with-colons: a mutated Firewall record (truncated to 10 KiB,
+//     unneeded bytes zeroed) whose Data attribute name became
+//     "_3T19:39:52.89308610": a valid XML 1.0 name but not a namespace
+//     QName, which namespace-aware readers (encoding/xml, every SIEM)
+//     reject; and emptied names all sanitized to "_" give repeated
+//     attributes (finding F4).
 //
 // Long run (one core; the machine is shared; inputs are 64 KiB chunks, so
 // keep minimizing short):
@@ -219,8 +225,17 @@ func checkWellFormedXML(s string) error {
 		if err != nil {
 			return err
 		}
-		switch tok.(type) {
+		switch tok := tok.(type) {
 		case xml.StartElement:
+			// encoding/xml does not enforce unique attribute names, a
+			// well-formedness constraint of XML 1.0 (Unique Att Spec).
+			for i, a := range tok.Attr {
+				for _, b := range tok.Attr[:i] {
+					if a.Name == b.Name {
+						return fmt.Errorf("attribute %s repeated in <%s>", a.Name.Local, tok.Name.Local)
+					}
+				}
+			}
 			if depth == 0 {
 				roots++
 				if roots > 1 {
