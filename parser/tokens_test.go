@@ -3,6 +3,7 @@ package parser
 import (
 	"encoding/xml"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -307,5 +308,32 @@ func TestTwoRootsFirstWins(t *testing.T) {
 	evs, errs, _ := readAll(t, data, Options{Workers: 1, XML: true})
 	if len(errs) != 0 || len(evs) != 1 || evs[0].XML != "<Event/>" {
 		t.Fatalf("events %v, errors %v; want one event with XML <Event/>", evs, errs)
+	}
+}
+
+// TestXMLNamesSanitized: names that are no XML names (fuzz seed
+// xml-name-with-colons) are rewritten so the XML stays well-formed, and
+// attributes that collide after rewriting are written once.
+func TestXMLNamesSanitized(t *testing.T) {
+	data := oneRecord(func(cb *chunkBuilder) {
+		cb.fragmentHeader()
+		cb.open("::Event", -1, true)
+		for i, a := range []string{"xmlns:foo", "x:", "x_", "1st"} {
+			cb.attr(a, i < 3)
+			cb.text(strconv.Itoa(i))
+		}
+		cb.closeEmpty()
+		cb.u8(tokEOF)
+	})
+	evs, errs, _ := readAll(t, data, Options{Workers: 1, XML: true})
+	if len(errs) != 0 || len(evs) != 1 {
+		t.Fatalf("events %d, errors %v", len(evs), errs)
+	}
+	want := "<__Event xmlns:foo='0' x_='1' _st='3'/>"
+	if got := evs[0].XML; got != want {
+		t.Errorf("XML = %s, want %s", got, want)
+	}
+	if err := xml.Unmarshal([]byte(evs[0].XML), new(struct{})); err != nil {
+		t.Errorf("not well-formed: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package parser
 
 import (
 	"strconv"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -66,7 +67,10 @@ func appendXML(dst []byte, items []oitem) []byte {
 func appendXMLElement(dst []byte, n *onode) []byte {
 	dst = append(dst, '<')
 	dst = appendName(dst, n.name)
-	for _, a := range n.attrs {
+	for i, a := range n.attrs {
+		if i > 0 && repeatedAttr(n.attrs, i) {
+			continue // a document with a repeated attribute is not well-formed
+		}
 		dst = append(dst, ' ')
 		dst = appendName(dst, a.Name)
 		dst = append(dst, '=', '\'')
@@ -85,23 +89,47 @@ func appendXMLElement(dst []byte, n *onode) []byte {
 
 // appendName writes an element or attribute name; characters that cannot
 // be in an XML name become '_' so the document stays well-formed.
+// One colon inside the name is kept (a namespace prefix, as in xmlns:x);
+// other colons become '_' too.
 func appendName(dst []byte, s string) []byte {
 	if s == "" {
 		return append(dst, '_')
 	}
-	for i, r := range s {
-		if isNameChar(r, i == 0) {
+	colon := strings.IndexByte(s, ':')
+	prefixed := colon > 0 && colon < len(s)-1 && strings.IndexByte(s[colon+1:], ':') < 0
+	first := true
+	for _, r := range s {
+		switch {
+		case r == ':' && prefixed:
+			dst = append(dst, ':')
+			first = true
+			continue
+		case r != ':' && isNameChar(r, first):
 			dst = utf8.AppendRune(dst, r)
-		} else {
+		default:
 			dst = append(dst, '_')
 		}
+		first = false
 	}
 	return dst
 }
 
+// repeatedAttr reports whether attribute i renders with the name of an
+// earlier one (names are sanitized, so different names can collide).
+func repeatedAttr(attrs []Field, i int) bool {
+	var b1, b2 [64]byte
+	name := appendName(b1[:0], attrs[i].Name)
+	for j := 0; j < i; j++ {
+		if string(appendName(b2[:0], attrs[j].Name)) == string(name) {
+			return true
+		}
+	}
+	return false
+}
+
 func isNameChar(r rune, first bool) bool {
 	switch {
-	case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r == '_', r == ':':
+	case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r == '_':
 		return true
 	case r >= '0' && r <= '9', r == '-', r == '.':
 		return !first
