@@ -36,9 +36,10 @@ var uninstallsWidths = []float64{34, 34, 14, 30, 14, 40, 30, 18, 18, 16, 10, 30,
 // An xlsxWriter streams the Timeline sheets while events arrive and writes
 // the small sheets at close.
 type xlsxWriter struct {
-	path string
-	loc  *time.Location
-	f    *excelize.File
+	path   string
+	tmpDir string
+	loc    *time.Location
+	f      *excelize.File
 
 	tl      *excelize.StreamWriter
 	tlName  string
@@ -46,8 +47,18 @@ type xlsxWriter struct {
 	tlRow   int // last row written in the current sheet
 	row     []any
 
+	// rows writes the current Timeline sheet's events (see xlsxrows.go);
+	// allRows holds one per Timeline sheet. Both are nil when
+	// timelineViaExcelize is set.
+	rows    *timelineRows
+	allRows []*timelineRows
+
 	styles xlsxStyles
 }
+
+// timelineViaExcelize makes the Timeline rows go through excelize's stream
+// writer, as they did before xlsxrows.go; tests compare the two.
+var timelineViaExcelize = false
 
 type xlsxStyles struct {
 	header, title, label int
@@ -58,7 +69,7 @@ type xlsxStyles struct {
 
 func newXLSXWriter(path, tmpDir string, loc *time.Location) (*xlsxWriter, error) {
 	f := excelize.NewFile(excelize.Options{TmpDir: tmpDir})
-	x := &xlsxWriter{path: path, loc: loc, f: f, row: make([]any, len(timelineHeader))}
+	x := &xlsxWriter{path: path, tmpDir: tmpDir, loc: loc, f: f, row: make([]any, len(timelineHeader))}
 	fail := func(err error) (*xlsxWriter, error) {
 		_ = f.Close()
 		return nil, fmt.Errorf("report: preparing %s: %w", path, err)
@@ -137,6 +148,16 @@ func (x *xlsxWriter) startTimelineSheet() error {
 	if _, err := x.f.NewSheet(x.tlName); err != nil {
 		return err
 	}
+	if !timelineViaExcelize {
+		part, err := x.sheetPart(x.tlName)
+		if err != nil {
+			return err
+		}
+		if x.rows, err = newTimelineRows(x.tmpDir, part); err != nil {
+			return err
+		}
+		x.allRows = append(x.allRows, x.rows)
+	}
 	header := append([]string(nil), timelineHeader...)
 	header[0] = "Time (" + zoneLabel(x.loc) + ")"
 	sw, err := x.newTable(x.tlName, header, timelineWidths)
@@ -144,6 +165,29 @@ func (x *xlsxWriter) startTimelineSheet() error {
 		return err
 	}
 	x.tl, x.tlRow = sw, 1
+	return nil
+}
+
+// sheetPart returns the package part of a sheet excelize made with
+// NewSheet: xl/worksheets/sheet{sheetId}.xml. sheetZip checks at save that
+// every such part was written.
+func (x *xlsxWriter) sheetPart(sheet string) (string, error) {
+	for id, name := range x.f.GetSheetMap() {
+		if name == sheet {
+			return "xl/worksheets/sheet" + strconv.Itoa(id) + ".xml", nil
+		}
+	}
+	return "", fmt.Errorf("sheet %q not in the workbook", sheet)
+}
+
+// finishTimeline ends the current Timeline sheet.
+func (x *xlsxWriter) finishTimeline() error {
+	if err := x.finishTable(x.tl, x.tlName, len(timelineHeader), x.tlRow); err != nil {
+		return err
+	}
+	if x.rows != nil {
+		return x.rows.finish()
+	}
 	return nil
 }
 
@@ -187,7 +231,7 @@ func (x *xlsxWriter) finishTable(sw *excelize.StreamWriter, sheet string, column
 
 func (x *xlsxWriter) event(r *eventRow) error {
 	if x.tlRow >= maxSheetRows {
-		if err := x.finishTable(x.tl, x.tlName, len(timelineHeader), x.tlRow); err != nil {
+		if err := x.finishTimeline(); err != nil {
 			return x.wrap(err)
 		}
 		if err := x.startTimelineSheet(); err != nil {
@@ -195,6 +239,24 @@ func (x *xlsxWriter) event(r *eventRow) error {
 		}
 	}
 	ev := r.ev
+	if t := x.rows; t != nil {
+		x.tlRow++
+		row, style := x.tlRow, x.styles.eventLevel[r.level]
+		t.startRow(row, style)
+		t.textCell('A', row, style, r.time.In(x.loc).Format(displayTimeLayout))
+		t.textCell('B', row, style, cellText(ev.System.Computer))
+		t.textCell('C', row, style, cellText(ev.System.Channel))
+		t.textCell('D', row, style, cellText(ev.System.Provider))
+		t.uintCell('E', row, style, uint64(ev.System.EventID))
+		t.textCell('F', row, style, r.level)
+		t.textCell('G', row, style, cellText(r.details))
+		t.uintCell('H', row, style, recordID(ev.Source.RecordID, ev.System.EventRecordID))
+		t.textCell('I', row, style, cellText(ev.Source.File))
+		if err := t.endRow(); err != nil {
+			return x.wrap(err)
+		}
+		return nil
+	}
 	x.row[0] = r.time.In(x.loc).Format(displayTimeLayout)
 	x.row[1] = cellText(ev.System.Computer)
 	x.row[2] = cellText(ev.System.Channel)
@@ -226,7 +288,7 @@ func (x *xlsxWriter) wrap(err error) error {
 }
 
 func (x *xlsxWriter) close(v *view) error {
-	if err := x.finishTable(x.tl, x.tlName, len(timelineHeader), x.tlRow); err != nil {
+	if err := x.finishTimeline(); err != nil {
 		return x.fail(err)
 	}
 	if err := x.writeSummary(v); err != nil {
@@ -242,6 +304,7 @@ func (x *xlsxWriter) close(v *view) error {
 	if err := x.save(); err != nil {
 		return x.fail(err)
 	}
+	x.removeRows()
 	if err := x.f.Close(); err != nil {
 		return x.wrap(err)
 	}
@@ -268,7 +331,7 @@ func (x *xlsxWriter) save() error {
 		zw.RegisterCompressor(zip.Deflate, func(w io.Writer) (io.WriteCloser, error) {
 			return flate.NewWriter(w, flate.BestSpeed)
 		})
-		return zw
+		return newSheetZip(zw, x.allRows)
 	})
 	err = x.f.Write(io.Discard)
 	if err == nil {
@@ -286,7 +349,16 @@ func (x *xlsxWriter) fail(err error) error {
 }
 
 func (x *xlsxWriter) abort() {
+	x.removeRows()
 	_ = x.f.Close() // removes the stream writers' temporary files
+}
+
+// removeRows deletes the Timeline rows' temporary files.
+func (x *xlsxWriter) removeRows() {
+	for _, t := range x.allRows {
+		t.remove()
+	}
+	x.allRows, x.rows = nil, nil
 }
 
 // rowWriter writes consecutive rows into a stream writer.
