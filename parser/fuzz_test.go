@@ -55,7 +55,7 @@ const fuzzSeedLimit = 4096 + 65536
 //     "_3T19:39:52.89308610": a valid XML 1.0 name but not a namespace
 //     QName, which namespace-aware readers (encoding/xml, every SIEM)
 //     reject; and emptied names all sanitized to "_" give repeated
-//     attributes (finding F4).
+//     attributes (finding F4; fixed in 4e05758).
 //
 // Long run (one core; the machine is shared; inputs are 64 KiB chunks, so
 // keep minimizing short):
