@@ -2,11 +2,11 @@ package report
 
 import "sync"
 
-// An xlsxPipe runs the xlsx writer on its own goroutine. Excelize's stream
-// writer is the costliest timeline (it escapes every cell and the workbook
-// is deflated at the end), so on a machine with two cores or more the other
-// timelines, the rules and the workbook proceed side by side instead of one
-// after the other. Rows travel in batches through a small buffered channel:
+// An xlsxPipe runs the xlsx writer on its own goroutine. The xlsx Timeline
+// is the costliest timeline (every cell is escaped and deflated as it is
+// written, see xlsxrows.go), so on a machine with two cores or more the
+// other timelines, the rules and the workbook proceed side by side instead
+// of one after the other. Rows travel in batches through a small buffered channel:
 // memory stays bounded (pipeDepth × pipeBatch rows) and the rows reach the
 // workbook in the order they were added.
 type xlsxPipe struct {

@@ -102,8 +102,18 @@ func sheetDataOf(t *testing.T, xlsx []byte, part string) string {
 
 // TestRowXMLAsExcelize: rows written by timelineRows are byte for byte what
 // excelize's StreamWriter.SetRow writes for the same values.
-func TestRowXMLAsExcelize(t *testing.T) {
-	texts := cellTexts()
+func TestRowXMLAsExcelize(t *testing.T) { compareRowXML(t, cellTexts()) }
+
+// FuzzRowXML: go test ./report -run '^$' -fuzz FuzzRowXML
+func FuzzRowXML(f *testing.F) {
+	for _, s := range cellTexts()[:60] {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) { compareRowXML(t, []string{s}) })
+}
+
+func compareRowXML(t *testing.T, texts []string) {
+	t.Helper()
 	f := excelize.NewFile()
 	defer f.Close()
 	sw, err := f.NewStreamWriter("Sheet1")
