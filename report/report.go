@@ -89,12 +89,14 @@ type Summary struct {
 
 // A Writer writes the reports of one run. Call AddEvent for every event in
 // time order, then Close once, also after an error: Close removes the
-// temporary files (the HTML timeline and excelize's stream buffers, kept in
-// Options.Dir). A Writer is not safe for concurrent use.
+// temporary files (the HTML timeline, the deflated Timeline rows
+// .evtxscan-timeline-*.tmp and excelize's stream buffers, all kept in
+// Options.Dir). A Writer is not safe for concurrent use; internally the
+// workbook is written on its own goroutine (see pipe.go, xlsxrows.go).
 //
-// Memory: the xlsx stream writer keeps up to about 32 MB per Timeline sheet
-// (excelize spills rows to disk in 16 MiB chunks), the HTML writer 12 bytes
-// per embedded event; nothing else grows with the number of events.
+// Memory: the Timeline rows are deflated to disk as they come (about 320 KB
+// of buffers per sheet), the HTML writer keeps 12 bytes per embedded event;
+// nothing else grows with the number of events.
 type Writer struct {
 	opts Options
 	loc  *time.Location
