@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/evtxscan/evtxscan/internal/atomicfile"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
 	"time"
 )
@@ -96,7 +96,7 @@ func SaveState(path string, st State) error {
 		return fmt.Errorf("live: encode state: %w", err)
 	}
 	data = append(data, '\n')
-	if err := writeFileAtomic(path, data); err != nil {
+	if err := atomicfile.WriteFile(path, data); err != nil {
 		return fmt.Errorf("live: cannot write state file %s: %w (check the folder's permissions, or pass --state with another path)", path, err)
 	}
 	return nil
@@ -107,45 +107,6 @@ func SaveState(path string, st State) error {
 func quarantineState(path string, now time.Time) (string, error) {
 	to := path + ".damaged-" + now.UTC().Format("20060102T150405Z")
 	return to, os.Rename(path, to)
-}
-
-// writeFileAtomic writes data to path through a synced temporary file in
-// the same folder and a rename.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // no-op once renamed
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	syncDir(dir)
-	return nil
-}
-
-// syncDir makes a rename durable where the system allows it (not on
-// Windows, where opening a folder for sync fails; the error is ignored).
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
 }
 
 // sortedChannels returns the channel names of st in order.

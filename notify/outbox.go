@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/evtxscan/evtxscan/internal/atomicfile"
 	"os"
 	"path/filepath"
 	"sort"
@@ -57,7 +58,7 @@ func (o *Outbox) save(a *Alert) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(o.path(a.ID), data); err != nil {
+	if err := atomicfile.WriteFile(o.path(a.ID), data); err != nil {
 		return fmt.Errorf("notify: cannot write alert to outbox %s: %w", o.dir, err)
 	}
 	return nil
@@ -193,37 +194,7 @@ func (o *Outbox) saveWindows(w map[string]*window) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(o.dir, suppressFile), data)
-}
-
-// writeFileAtomic writes data through a synced temporary file in the same
-// folder and a rename, so a crash leaves the old or the new file.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
+	return atomicfile.WriteFile(filepath.Join(o.dir, suppressFile), data)
 }
 
 // backoff is the wait before attempt n+1 after n failed attempts.
