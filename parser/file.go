@@ -363,6 +363,7 @@ func (f *File) account(res *chunkResult) {
 	}
 	s.Records += res.records
 	s.Recovered += res.recovered
+	s.StaleCopies += res.duplicates
 	s.Lost += res.lost
 	s.Problems = append(s.Problems, res.problems...)
 }

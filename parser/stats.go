@@ -11,6 +11,10 @@ type Stats struct {
 	Records       int   // records parsed from allocated chunk space
 	Recovered     int   // records carved (Options.Recover)
 	Lost          int   // records seen but not decodable
+	// StaleCopies counts records carved from slack (Options.Recover) that
+	// are older copies of records read from allocated space (same record
+	// id): they are not yielded again, and a Problem names each chunk.
+	StaleCopies int
 
 	// Problems lists every non-fatal problem, each naming an offset.
 	Problems []Problem
