@@ -13,7 +13,7 @@ import (
 
 // accounting is the part of Stats a damaged sample pins.
 type accounting struct {
-	Records, Recovered, ChunksSkipped, Lost int
+	Records, Recovered, ChunksSkipped, Lost, StaleCopies int
 }
 
 // damagedSamples are omerbenamram/evtx's edge-case samples
@@ -33,51 +33,51 @@ var damagedSamples = []struct {
 	plain, recovering   accounting // Stats with Recover false / true
 }{
 	{"2-system-Microsoft-Windows-LiveId%4Operational.evtx", "dirty file, slack records", 399, 399,
-		accounting{399, 0, 0, 0}, accounting{399, 0, 0, 0}},
+		accounting{399, 0, 0, 0, 0}, accounting{399, 0, 0, 0, 9}},
 	{"2-vss_0-Microsoft-Windows-RemoteDesktopServices-RdpCoreTS%4Operational.evtx", "bad checksums (VSS copy), broken record framing", 1910, 1951,
-		accounting{1910, 0, 0, 2}, accounting{1910, 155, 0, 2}},
+		accounting{1910, 0, 0, 2, 0}, accounting{1910, 155, 0, 2, 0}},
 	{"2-vss_0-Microsoft-Windows-TerminalServices-RemoteConnectionManager%4Operational.evtx", "bad checksums (VSS copy), broken record framing", 1774, 2040,
-		accounting{1774, 0, 0, 1}, accounting{1774, 267, 0, 1}},
+		accounting{1774, 0, 0, 1, 0}, accounting{1774, 267, 0, 1, 0}},
 	{"2-vss_7-System.evtx", "a chunk after zeroed chunks", 1160, 1160,
-		accounting{1160, 0, 0, 0}, accounting{1160, 25, 0, 0}},
+		accounting{1160, 0, 0, 0, 0}, accounting{1160, 25, 0, 0, 0}},
 	{"Application_no_crc32.evtx", "NO_CRC32 flag, zero checksums", 17, 17,
-		accounting{17, 0, 0, 0}, accounting{17, 30, 0, 4}},
+		accounting{17, 0, 0, 0, 0}, accounting{17, 30, 0, 4, 0}},
 	{"E_ShadowCopy6_windows_system32_winevt_logs_Microsoft-Windows-CAPI2%4Operational.evtx", "nested BinXML, entity refs in attributes (libevtx stops)", 89, 89,
-		accounting{459, 0, 0, 0}, accounting{459, 0, 0, 14}},
+		accounting{459, 0, 0, 0, 0}, accounting{459, 0, 0, 14, 0}},
 	{"E_Windows_system32_winevt_logs_Microsoft-Windows-CAPI2%4Operational.evtx", "BinXML as substitution values, PI targets, entity refs (libevtx stops)", 24, 24,
-		accounting{340, 0, 0, 0}, accounting{340, 0, 0, 0}},
+		accounting{340, 0, 0, 0, 0}, accounting{340, 0, 0, 0, 0}},
 	{"E_Windows_system32_winevt_logs_Microsoft-Windows-Shell-Core%4Operational.evtx", "several XML fragments in one record", 1146, 1146,
-		accounting{1146, 0, 0, 0}, accounting{1146, 0, 0, 0}},
+		accounting{1146, 0, 0, 0, 0}, accounting{1146, 0, 0, 0, 128}},
 	{"MSExchange_Management_wec.evtx", "WEC record without a template (libevtx fails)", 0, 0,
-		accounting{1, 0, 0, 0}, accounting{1, 0, 0, 9}},
+		accounting{1, 0, 0, 0, 0}, accounting{1, 0, 0, 9, 0}},
 	{"Microsoft-Windows-HelloForBusiness%4Operational.evtx", "incomplete SID; record 6 zeroed at its end", 5, 5,
-		accounting{5, 0, 0, 1}, accounting{5, 0, 0, 1}},
+		accounting{5, 0, 0, 1, 0}, accounting{5, 0, 0, 1, 0}},
 	{"Microsoft-Windows-LanguagePackSetup%4Operational.evtx", "incomplete template; record 17 zeroed at its end", 16, 16,
-		accounting{17, 0, 0, 0}, accounting{17, 0, 0, 15}},
+		accounting{17, 0, 0, 0, 0}, accounting{17, 0, 0, 15, 0}},
 	{"Security_short_selected.evtx", "short Security log", 7, 7,
-		accounting{7, 0, 0, 0}, accounting{7, 0, 0, 8}},
+		accounting{7, 0, 0, 0, 0}, accounting{7, 0, 0, 8, 0}},
 	{"Security_with_size_t.evtx", "SizeT values", 636, 636,
-		accounting{636, 0, 0, 0}, accounting{636, 0, 0, 0}},
+		accounting{636, 0, 0, 0, 0}, accounting{636, 0, 0, 0, 0}},
 	{"issue_201.evtx", "WEC record without a template, empty Data items (libevtx fails)", 0, 0,
-		accounting{1, 0, 0, 0}, accounting{1, 0, 0, 9}},
+		accounting{1, 0, 0, 0, 0}, accounting{1, 0, 0, 9, 0}},
 	{"new-user-security.evtx", "single chunk", 4, 4,
-		accounting{4, 0, 0, 0}, accounting{4, 0, 0, 5}},
+		accounting{4, 0, 0, 0, 0}, accounting{4, 0, 0, 5, 0}},
 	{"post-Security.evtx", "garbage header flags (DanderSpritz)", 126, 126,
-		accounting{126, 0, 0, 0}, accounting{126, 0, 0, 0}},
+		accounting{126, 0, 0, 0, 0}, accounting{126, 0, 0, 0, 0}},
 	{"sample-with-irregular-bool-values.evtx", "bool values other than 0 and 1", 3028, 3028,
-		accounting{3028, 0, 0, 0}, accounting{3028, 0, 0, 0}},
+		accounting{3028, 0, 0, 0, 0}, accounting{3028, 0, 0, 0, 104}},
 	{"sample-with-zero-data-size-event.evtx", "record size 0", 335, 449,
-		accounting{335, 0, 0, 1}, accounting{335, 114, 0, 1}},
+		accounting{335, 0, 0, 1, 0}, accounting{335, 114, 0, 1, 33}},
 	{"sample_with_a_bad_chunk_magic.evtx", "chunks with a bad signature", 267, 348,
-		accounting{269, 0, 2, 1}, accounting{269, 163, 2, 1}},
+		accounting{269, 0, 2, 1, 0}, accounting{269, 163, 2, 1, 0}},
 	{"security.evtx", "baseline Security log, slack records", 2261, 2261,
-		accounting{2261, 0, 0, 0}, accounting{2261, 0, 0, 0}},
+		accounting{2261, 0, 0, 0, 0}, accounting{2261, 0, 0, 0, 30}},
 	{"security_bad_string_cache.evtx", "missing string-table entry, bad chunk header checksum", 2261, 2261,
-		accounting{2261, 0, 0, 0}, accounting{2261, 0, 0, 0}},
+		accounting{2261, 0, 0, 0, 0}, accounting{2261, 0, 0, 0, 30}},
 	{"sysmon.evtx", "header says 1 chunk, 9 valid; zeroed and garbage chunks", 358, 358,
-		accounting{358, 0, 8, 0}, accounting{358, 0, 8, 0}},
+		accounting{358, 0, 8, 0, 0}, accounting{358, 0, 8, 0, 0}},
 	{"system.evtx", "header says 3 chunks, 15 valid", 1881, 1881,
-		accounting{1881, 0, 0, 0}, accounting{1881, 0, 0, 0}},
+		accounting{1881, 0, 0, 0, 0}, accounting{1881, 0, 0, 0, 79}},
 }
 
 // TestDamagedSamples reads every damaged sample with and without Recover,
@@ -172,7 +172,10 @@ func readDamaged(t *testing.T, path string, opts Options) accounting {
 	if st.Lost > 0 && len(st.Problems) == 0 {
 		t.Errorf("%+v: %d records lost and no problem says why", opts, st.Lost)
 	}
-	return accounting{st.Records, st.Recovered, st.ChunksSkipped, st.Lost}
+	if !opts.Recover && st.StaleCopies > 0 {
+		t.Errorf("%+v: %d stale copies counted without Recover", opts, st.StaleCopies)
+	}
+	return accounting{st.Records, st.Recovered, st.ChunksSkipped, st.Lost, st.StaleCopies}
 }
 
 // checkDamageError checks a yielded error: a positional error whose text
