@@ -55,7 +55,19 @@ type timelineRows struct {
 
 	flushed bool  // finish ran: the deflate stream ends in a sync flush
 	zsize   int64 // compressed length in tmp
+
+	// Deflating runs on its own goroutine (the XML of the next rows is
+	// built meanwhile): full buffers go to it through work, in order, and
+	// come back through free.
+	work    chan []byte
+	free    chan []byte
+	done    chan struct{}
+	zerr    error // the deflater's first error; read after done is closed
+	started bool
 }
+
+// rowsBuffers is how many 64 KiB XML buffers are in flight at most.
+const rowsBuffers = 4
 
 // rowsFlushAt is how much XML collects before it is hashed and deflated.
 const rowsFlushAt = 64 << 10
@@ -67,19 +79,40 @@ func newTimelineRows(dir, part string) (*timelineRows, error) {
 	}
 	t := &timelineRows{part: part, tmp: tmp, file: bufio.NewWriterSize(tmp, 256<<10), buf: make([]byte, 0, rowsFlushAt+4096)}
 	t.zw, _ = flate.NewWriter(t.file, flate.BestSpeed) // the level is valid
+	t.work = make(chan []byte, rowsBuffers)
+	t.free = make(chan []byte, rowsBuffers)
+	t.done = make(chan struct{})
+	for i := 1; i < rowsBuffers; i++ {
+		t.free <- make([]byte, 0, rowsFlushAt+4096)
+	}
 	return t, nil
 }
 
-// flush hashes and deflates the collected XML.
+// deflater hashes and deflates full buffers in order until work is closed.
+func (t *timelineRows) deflater(work <-chan []byte) {
+	defer close(t.done)
+	for b := range work {
+		if t.zerr == nil {
+			t.crc = crc32.Update(t.crc, crc32.IEEETable, b)
+			t.size += int64(len(b))
+			_, t.zerr = t.zw.Write(b)
+		}
+		t.free <- b[:0]
+	}
+}
+
+// flush hands the collected XML to the deflater and takes a free buffer.
 func (t *timelineRows) flush() error {
 	if len(t.buf) == 0 {
 		return nil
 	}
-	t.crc = crc32.Update(t.crc, crc32.IEEETable, t.buf)
-	t.size += int64(len(t.buf))
-	_, err := t.zw.Write(t.buf)
-	t.buf = t.buf[:0]
-	return err
+	if !t.started {
+		t.started = true
+		go t.deflater(t.work)
+	}
+	t.work <- t.buf
+	t.buf = <-t.free
+	return nil
 }
 
 // finish ends the rows with a sync flush and writes them out to tmp.
@@ -89,6 +122,10 @@ func (t *timelineRows) finish() error {
 	}
 	if err := t.flush(); err != nil {
 		return err
+	}
+	t.stop()
+	if t.zerr != nil {
+		return t.zerr
 	}
 	if err := t.zw.Flush(); err != nil {
 		return err
@@ -104,8 +141,21 @@ func (t *timelineRows) finish() error {
 	return nil
 }
 
+// stop ends the deflater (if it runs) and waits for it.
+func (t *timelineRows) stop() {
+	if t.work == nil {
+		return
+	}
+	close(t.work)
+	t.work = nil
+	if t.started {
+		<-t.done
+	}
+}
+
 // remove deletes the temporary file.
 func (t *timelineRows) remove() {
+	t.stop()
 	_ = t.tmp.Close()
 	_ = os.Remove(t.tmp.Name())
 }
