@@ -134,11 +134,10 @@ ratio() { # ratio A B → A/B of MiB/s, or "n/a"
 
 have() { command -v "$1" >/dev/null 2>&1; }
 
-# bench_scan INPUT BYTES LABEL — times `evtxscan scan` once that subcommand
-# exists (the lead adds it; scan must stay within 2x the time of dump on the
-# same input). Edit scan_args to the final flags; the output directory is
-# made fresh for every run.
-scan_args() { echo scan --out "$work/scan-out" "$1"; }
+# bench_scan INPUT BYTES LABEL — times a whole `evtxscan scan` (parse +
+# built-in rules + uninstall sessions + xlsx + html, the default formats);
+# issue 6: it must stay within 2x the time of dump on the same input.
+scan_args() { echo scan -q --out "$work/scan-out" "$1"; }
 bench_scan() {
 	local input=$1 bytes=$2 label=$3
 	if ! "$evtxscan" scan --help >/dev/null 2>&1; then
@@ -206,7 +205,10 @@ echo "  one file, 1 core: evtxscan / evtx_dump.py       $(ratio "evtxscan dump -
 echo "  corpus, 1 core: evtxscan / evtxexport           $(ratio "corpus: evtxscan dump, GOMAXPROCS=1" "corpus: evtxexport -f xml, 1 per file")"
 echo "  corpus, 2 cores / 1 core                        $(ratio "corpus: evtxscan dump, GOMAXPROCS=2" "corpus: evtxscan dump, GOMAXPROCS=1")"
 if [ -n "$(rate_of "evtxscan scan, 2 cores, one file")" ]; then
-	echo "  one file: scan / dump time (2 cores)            $(ratio "evtxscan dump --format jsonl, GOMAXPROCS=2" "evtxscan scan, 2 cores, one file")   (must be <= 2.0x)"
+	echo "  one file: scan / dump time (2 cores)            $(ratio "evtxscan dump --format jsonl, GOMAXPROCS=2" "evtxscan scan, 2 cores, one file")   (issue 6: <= 2.0x)"
+fi
+if [ -n "$(rate_of "evtxscan scan, 2 cores, corpus")" ]; then
+	echo "  corpus: scan / dump time (2 cores)              $(ratio "corpus: evtxscan dump, GOMAXPROCS=2" "evtxscan scan, 2 cores, corpus")   (issue 6: <= 2.0x)"
 fi
 if [ -n "$timebin" ]; then
 	a=$(rss_of "evtxscan dump --format jsonl, GOMAXPROCS=2") b=$(rss_of "corpus: evtxscan dump, GOMAXPROCS=2")

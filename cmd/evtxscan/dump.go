@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
+	"sync"
+	"sync/atomic"
 
 	"github.com/spf13/pflag"
 
@@ -116,33 +119,121 @@ func dumpFile(it *input.Item, o *dumpOptions, w *bufio.Writer, stderr io.Writer)
 		return false, nil
 	}
 	defer f.Close()
-	var buf []byte
+	enc := newDumpEncoder(o, w)
 	for ev, err := range f.Events(context.Background()) {
 		if err != nil {
 			fmt.Fprintf(stderr, "warning: %v\n", err)
 			continue
 		}
-		if o.format == "jsonl" && ev.Message == "" {
-			// Windows' own text (forwarded events) wins over our table.
-			if ev.RenderedMessage != "" {
-				ev.Message = ev.RenderedMessage
-			} else if m, ok := o.table.Render(ev); ok {
-				ev.Message = m
-			}
+		if !enc.add(ev) {
+			break // the output is gone: stop reading
 		}
-		buf = buf[:0]
-		if o.format == "xml" {
-			buf = append(buf, ev.XML...)
-		} else {
-			buf = parser.AppendJSON(buf, ev)
-		}
-		buf = append(buf, '\n')
-		if _, err := w.Write(buf); err != nil {
-			return true, err // the output is gone: stop reading
-		}
+	}
+	if err := enc.close(); err != nil {
+		return true, err
 	}
 	st := f.Stats()
 	fmt.Fprintf(stderr, "%s: %d records, %d recovered, %d lost; %d chunks, %d skipped; %d problems\n",
 		path, st.Records, st.Recovered, st.Lost, st.Chunks, st.ChunksSkipped, len(st.Problems))
 	return true, nil
+}
+
+// A dumpEncoder turns events into output lines on every core while the
+// parser decodes the next chunks, and writes the lines in the order the
+// events came: batches go to encoder goroutines and, in order, to one
+// writer that waits for each batch in turn. Memory is bounded by the
+// batches in flight.
+type dumpEncoder struct {
+	o       *dumpOptions
+	w       *bufio.Writer
+	batch   *dumpBatch
+	jobs    chan *dumpBatch // to the encoders
+	ordered chan *dumpBatch // to the writer, in order
+	wg      sync.WaitGroup  // encoders
+	written chan struct{}   // closed when the writer is done
+	failed  atomic.Bool
+	err     error // the writer's first error; read after written is closed
+}
+
+type dumpBatch struct {
+	events []*parser.Event
+	out    []byte
+	done   chan struct{}
+}
+
+const dumpBatchSize = 256
+
+func newDumpEncoder(o *dumpOptions, w *bufio.Writer) *dumpEncoder {
+	n := runtime.GOMAXPROCS(0)
+	e := &dumpEncoder{o: o, w: w, jobs: make(chan *dumpBatch, 2*n), ordered: make(chan *dumpBatch, 2*n), written: make(chan struct{})}
+	for i := 0; i < n; i++ {
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			for b := range e.jobs {
+				b.out = e.encode(b.out[:0], b.events)
+				close(b.done)
+			}
+		}()
+	}
+	go func() {
+		defer close(e.written)
+		for b := range e.ordered {
+			<-b.done
+			if e.err == nil {
+				if _, err := e.w.Write(b.out); err != nil {
+					e.err = err
+					e.failed.Store(true)
+				}
+			}
+		}
+	}()
+	return e
+}
+
+// encode appends the lines of events to dst.
+func (e *dumpEncoder) encode(dst []byte, events []*parser.Event) []byte {
+	for _, ev := range events {
+		if e.o.format == "xml" {
+			dst = append(dst, ev.XML...)
+		} else {
+			if ev.Message == "" {
+				// Windows' own text (forwarded events) wins over our table.
+				ev.Message, _ = e.o.table.Known(ev)
+			}
+			dst = parser.AppendJSON(dst, ev)
+		}
+		dst = append(dst, '\n')
+	}
+	return dst
+}
+
+// add queues one event; false once the output failed.
+func (e *dumpEncoder) add(ev *parser.Event) bool {
+	if e.batch == nil {
+		e.batch = &dumpBatch{events: make([]*parser.Event, 0, dumpBatchSize), done: make(chan struct{})}
+	}
+	e.batch.events = append(e.batch.events, ev)
+	if len(e.batch.events) == dumpBatchSize {
+		e.send()
+	}
+	return !e.failed.Load()
+}
+
+func (e *dumpEncoder) send() {
+	e.ordered <- e.batch
+	e.jobs <- e.batch
+	e.batch = nil
+}
+
+// close writes what is left and waits; it returns the first output error.
+func (e *dumpEncoder) close() error {
+	if e.batch != nil && len(e.batch.events) > 0 {
+		e.send()
+	}
+	close(e.jobs)
+	close(e.ordered)
+	e.wg.Wait()
+	<-e.written
+	return e.err
 }
