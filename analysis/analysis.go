@@ -144,11 +144,8 @@ func Run(ctx context.Context, src Source, cfg Config) (*Result, error) {
 			continue
 		}
 		if cfg.Messages != nil && ev.Message == "" {
-			if ev.RenderedMessage != "" {
-				ev.Message = ev.RenderedMessage
-			} else if m, ok := cfg.Messages.Render(ev); ok {
-				ev.Message = m
-			}
+			// Windows' own text (forwarded events) or the table's template.
+			ev.Message, _ = cfg.Messages.Known(ev)
 		}
 		if err := srt.add(ev); err != nil {
 			return nil, err

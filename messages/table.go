@@ -336,6 +336,17 @@ func (t *Table) Render(ev *parser.Event) (string, bool) {
 	return c.tmpl.render(eventValues{ev}, t.paramsFor(ev)), true
 }
 
+// Known is Render without the fallback: the message when the event carries
+// Windows' own text or the table has its template, else "" and false. It is
+// what a scan calls for every event, so an unknown event costs a lookup and
+// nothing more.
+func (t *Table) Known(ev *parser.Event) (string, bool) {
+	if ev.RenderedMessage == "" && t.lookup(ev) == nil {
+		return "", false
+	}
+	return t.Render(ev)
+}
+
 // Template returns the entry Render would use for ev.
 func (t *Table) Template(ev *parser.Event) (Entry, bool) {
 	if c := t.lookup(ev); c != nil {
