@@ -137,11 +137,27 @@ func isNameChar(r rune, first bool) bool {
 		return false
 	}
 	// Non-ASCII: letters of the common scripts only, a conservative subset
-	// of the XML 1.0 name tables that every XML reader accepts.
+	// of the XML 1.0 name tables that every XML reader accepts — including
+	// the older Appendix B classes encoding/xml implements, which leave
+	// holes even among Latin letters (fuzz finding F5: U+0149 'ŉ').
 	switch {
-	case r >= 0xC0 && r <= 0x1FF && r != 0xD7 && r != 0xF7,
-		r >= 0x391 && r <= 0x3C9, r >= 0x410 && r <= 0x44F, r >= 0x4E00 && r <= 0x9FA5:
+	case r >= 0xC0 && r <= 0x1FF:
+		return latinBaseChar(r)
+	case r >= 0x391 && r <= 0x3C9, r >= 0x410 && r <= 0x44F, r >= 0x4E00 && r <= 0x9FA5:
 		return unicode.IsLetter(r)
+	}
+	return false
+}
+
+// latinBaseChar reports whether r (U+00C0–U+01FF) is a BaseChar of XML 1.0
+// Appendix B.
+func latinBaseChar(r rune) bool {
+	switch {
+	case r >= 0xC0 && r <= 0xD6, r >= 0xD8 && r <= 0xF6, r >= 0xF8 && r <= 0x131,
+		r >= 0x134 && r <= 0x13E, r >= 0x141 && r <= 0x148, r >= 0x14A && r <= 0x17E,
+		r >= 0x180 && r <= 0x1C3, r >= 0x1CD && r <= 0x1F0, r >= 0x1F4 && r <= 0x1F5,
+		r >= 0x1FA && r <= 0x1FF:
+		return true
 	}
 	return false
 }
