@@ -144,6 +144,7 @@ func dumpFile(it *input.Item, o *dumpOptions, w *bufio.Writer, stderr io.Writer)
 // writer that waits for each batch in turn. Memory is bounded by the
 // batches in flight.
 type dumpEncoder struct {
+	inline  bool // one CPU: encode and write on the caller's goroutine
 	o       *dumpOptions
 	w       *bufio.Writer
 	batch   *dumpBatch
@@ -153,6 +154,7 @@ type dumpEncoder struct {
 	written chan struct{}   // closed when the writer is done
 	failed  atomic.Bool
 	err     error // the writer's first error; read after written is closed
+	out     []byte
 }
 
 type dumpBatch struct {
@@ -165,6 +167,10 @@ const dumpBatchSize = 256
 
 func newDumpEncoder(o *dumpOptions, w *bufio.Writer) *dumpEncoder {
 	n := runtime.GOMAXPROCS(0)
+	if n == 1 {
+		// Handing batches between goroutines only costs on one CPU.
+		return &dumpEncoder{inline: true, o: o, w: w}
+	}
 	e := &dumpEncoder{o: o, w: w, jobs: make(chan *dumpBatch, 2*n), ordered: make(chan *dumpBatch, 2*n), written: make(chan struct{})}
 	for i := 0; i < n; i++ {
 		e.wg.Add(1)
@@ -210,6 +216,15 @@ func (e *dumpEncoder) encode(dst []byte, events []*parser.Event) []byte {
 
 // add queues one event; false once the output failed.
 func (e *dumpEncoder) add(ev *parser.Event) bool {
+	if e.inline {
+		if e.err == nil {
+			var one [1]*parser.Event
+			one[0] = ev
+			e.out = e.encode(e.out[:0], one[:])
+			_, e.err = e.w.Write(e.out)
+		}
+		return e.err == nil
+	}
 	if e.batch == nil {
 		e.batch = &dumpBatch{events: make([]*parser.Event, 0, dumpBatchSize), done: make(chan struct{})}
 	}
@@ -228,6 +243,9 @@ func (e *dumpEncoder) send() {
 
 // close writes what is left and waits; it returns the first output error.
 func (e *dumpEncoder) close() error {
+	if e.inline {
+		return e.err
+	}
 	if e.batch != nil && len(e.batch.events) > 0 {
 		e.send()
 	}
