@@ -56,6 +56,11 @@ const fuzzSeedLimit = 4096 + 65536
 //     QName, which namespace-aware readers (encoding/xml, every SIEM)
 //     reject; and emptied names all sanitized to "_" give repeated
 //     attributes (finding F4; fixed in 4e05758).
+//   - xml-name-non-ascii: a mutated Security 4673 record (truncated to
+//     6.7 KB) whose element name ProcessID became "ProcessŉD" (U+0149): a
+//     NameChar in XML 1.0 5th edition but not in the Appendix-B classes
+//     encoding/xml and our own ParseEventXML use (finding F5; fixed in
+//     28cc31b).
 //
 // Long run (one core; the machine is shared; inputs are 64 KiB chunks, so
 // keep minimizing short):
