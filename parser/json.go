@@ -150,14 +150,21 @@ func appendJSONNode(dst []byte, n *Node, depth int) []byte {
 	return append(dst, '}')
 }
 
-// appendJSONString writes s as a JSON string: invalid UTF-8 becomes
-// U+FFFD, control characters and U+2028/2029 are escaped.
-func appendJSONString(dst []byte, s string) []byte {
+// appendJSONString writes s as a JSON string (see AppendJSONString).
+func appendJSONString(dst []byte, s string) []byte { return AppendJSONString(dst, s, false) }
+
+// AppendJSONString appends s as a JSON string: invalid UTF-8 becomes
+// U+FFFD, control characters and U+2028/2029 (line ends to old JavaScript
+// parsers) are escaped. With htmlSafe it also escapes <, > and &, so the
+// text can sit inside an HTML <script> element without closing it. It is
+// the one quoting routine of every JSON evtxscan writes: the dump JSONL
+// here and the reports' JSONL files and HTML data blocks.
+func AppendJSONString(dst []byte, s string, htmlSafe bool) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
-		if c >= 0x20 && c < 0x80 && c != '"' && c != '\\' {
+		if c >= 0x20 && c < 0x80 && c != '"' && c != '\\' && (!htmlSafe || (c != '<' && c != '>' && c != '&')) {
 			i++
 			continue
 		}
@@ -182,7 +189,11 @@ func appendJSONString(dst []byte, s string) []byte {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 {
 			dst = append(dst, s[start:i]...)
-			dst = append(dst, "\ufffd"...)
+			if htmlSafe {
+				dst = append(dst, `\ufffd`...) // ASCII-only output for the page
+			} else {
+				dst = append(dst, "\ufffd"...)
+			}
 			i += size
 			start = i
 			continue

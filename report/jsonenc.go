@@ -2,62 +2,14 @@ package report
 
 import (
 	"strconv"
-	"unicode/utf8"
+
+	"github.com/evtxscan/evtxscan/parser"
 )
 
-// appendJSONString appends s as a JSON string. Besides what JSON requires it
-// escapes <, > and & (so the text can sit inside an HTML <script> element
-// without closing it), U+2028/U+2029 (which old JavaScript parsers treat as
-// line ends), and it turns invalid UTF-8 into U+FFFD. It is the one quoting
-// routine of the JSONL files and the HTML page's data blocks.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
+// appendJSONString appends s as an HTML-safe JSON string: the one quoting
+// routine of the JSONL files and the HTML page's data blocks
+// (parser.AppendJSONString with htmlSafe).
+func appendJSONString(b []byte, s string) []byte { return parser.AppendJSONString(b, s, true) }
 
 // An objectWriter appends a JSON object whose keys keep the order they are
 // added in; a repeated key gets a suffix (_2, _3…) so no value is lost to a
