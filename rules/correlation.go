@@ -178,23 +178,7 @@ func parseCorrelation(de *docErrors, n *yaml.Node) *correlation {
 		de.at(n, "value_count needs condition.field (the field whose distinct values are counted)")
 	}
 	if a := kv["aliases"]; a != nil {
-		c.aliases = map[string]map[string]string{}
-		if a.Kind != yaml.MappingNode {
-			de.at(a, "aliases must map alias → {rule: field}")
-		} else {
-			for i := 0; i+1 < len(a.Content); i += 2 {
-				m := a.Content[i+1]
-				if m.Kind != yaml.MappingNode {
-					de.at(m, "alias %q must map rule name → field", a.Content[i].Value)
-					continue
-				}
-				per := map[string]string{}
-				for j := 0; j+1 < len(m.Content); j += 2 {
-					per[m.Content[j].Value] = m.Content[j+1].Value
-				}
-				c.aliases[a.Content[i].Value] = per
-			}
-		}
+		c.aliases = de.mapOfMaps(a, "aliases must map alias → {rule: field}", "alias %q must map rule name → field")
 	}
 	return c
 }

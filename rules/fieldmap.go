@@ -153,22 +153,7 @@ func parseFieldMap(de *docErrors, root *yaml.Node, keys map[string]*yaml.Node) *
 	}
 	labels := map[string]map[string]string{}
 	if n := keys["labels"]; n != nil {
-		if n.Kind != yaml.MappingNode {
-			de.at(n, "labels must map table names to {value: text}")
-		} else {
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				t := n.Content[i+1]
-				if t.Kind != yaml.MappingNode {
-					de.at(t, "label table %q must be a mapping value → text", n.Content[i].Value)
-					continue
-				}
-				tab := map[string]string{}
-				for j := 0; j+1 < len(t.Content); j += 2 {
-					tab[t.Content[j].Value] = t.Content[j+1].Value
-				}
-				labels[n.Content[i].Value] = tab
-			}
-		}
+		labels = de.mapOfMaps(n, "labels must map table names to {value: text}", "label table %q must be a mapping value → text")
 	}
 	f := keys["fields"]
 	if f == nil || f.Kind != yaml.MappingNode || len(f.Content) == 0 {

@@ -294,6 +294,30 @@ type docErrors struct {
 	probs []Problem
 }
 
+// mapOfMaps reads a mapping of names to string mappings (correlation
+// aliases, field-map label tables). A node of the wrong kind is reported
+// with outerMsg, or innerMsg (formatted with the entry's name), and left out.
+func (d *docErrors) mapOfMaps(n *yaml.Node, outerMsg, innerMsg string) map[string]map[string]string {
+	out := map[string]map[string]string{}
+	if n.Kind != yaml.MappingNode {
+		d.at(n, "%s", outerMsg)
+		return out
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		m := n.Content[i+1]
+		if m.Kind != yaml.MappingNode {
+			d.at(m, innerMsg, n.Content[i].Value)
+			continue
+		}
+		inner := map[string]string{}
+		for j := 0; j+1 < len(m.Content); j += 2 {
+			inner[m.Content[j].Value] = m.Content[j+1].Value
+		}
+		out[n.Content[i].Value] = inner
+	}
+	return out
+}
+
 func (d *docErrors) at(n *yaml.Node, format string, args ...any) {
 	p := Problem{File: d.file, Rule: d.rule, Msg: fmt.Sprintf(format, args...)}
 	if n != nil {
