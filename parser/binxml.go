@@ -81,6 +81,10 @@ type template struct {
 	// shared marks a template of the file-wide fallback store, read by all
 	// workers: it must not be written after the store is built.
 	shared bool
+	// plan is the compiled form (see compiled.go), built on first use;
+	// nil when the template's shape is left to the general path.
+	plan    *plan
+	planned bool
 }
 
 // An instance is a template instance: the template and its value table.
@@ -649,15 +653,21 @@ func (d *decoder) templateByID(id uint32) *template {
 	if !d.tableScanned {
 		d.scanTemplateTable()
 	}
+	// Several definitions of one GUID can sit in a chunk (with different
+	// bodies, in a damaged or crafted one): the lowest offset wins, so the
+	// choice does not depend on map order.
 	var found *template
-	for _, t := range d.templates {
+	var foundOff uint32
+	for off, t := range d.templates {
 		if t.err != nil || binary.LittleEndian.Uint32(t.guid[:4]) != id {
 			continue
 		}
 		if found != nil && found.guid != t.guid {
 			return nil
 		}
-		found = t
+		if found == nil || off < foundOff {
+			found, foundOff = t, off
+		}
 	}
 	if found == nil {
 		// Another chunk's definition: parsed templates hold their names

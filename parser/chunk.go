@@ -285,6 +285,12 @@ func (w *chunkWorker) decodeRecord(from, to int) (*Event, error) {
 	}
 	r := &w.render
 	r.reset(w.dec)
+	if !w.f.opts.XML && !w.f.generalOnly {
+		if e, ok := r.decodeFast(parts); ok {
+			return e, nil
+		}
+		r.reset(w.dec)
+	}
 	out, err := r.parts(parts, nil, -1, 0, nil)
 	if err != nil {
 		return nil, err

@@ -47,6 +47,9 @@ type File struct {
 	// whose own chunk lost the definition. Built before decoding, read-only
 	// after, so the output does not depend on the number of workers.
 	templates map[uint32]*template
+	// generalOnly turns off the compiled-template fast path (tests compare
+	// the two paths).
+	generalOnly bool
 }
 
 type idRange struct{ first, last uint64 }

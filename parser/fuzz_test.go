@@ -77,6 +77,11 @@ func FuzzFile(f *testing.F) {
 		} {
 			checkFuzzInput(t, data, opts)
 		}
+		// The compiled-template fast path (taken without XML) must agree
+		// with the general path on any input.
+		if _, diffs := compareFastGeneral(data, Options{Workers: 1, Recover: true}); len(diffs) > 0 {
+			t.Errorf("fast and general paths differ: %s", diffs[0])
+		}
 	})
 }
 
