@@ -163,6 +163,14 @@ func AppendJSONString(dst []byte, s string, htmlSafe bool) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		// Skip eight plain bytes at a time: most event text is ASCII with
+		// nothing to escape.
+		for i+8 <= len(s) && plainJSON8(leUint64(s[i:]), htmlSafe) {
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
 		c := s[i]
 		if c >= 0x20 && c < 0x80 && c != '"' && c != '\\' && (!htmlSafe || (c != '<' && c != '>' && c != '&')) {
 			i++
@@ -209,6 +217,45 @@ func AppendJSONString(dst []byte, s string, htmlSafe bool) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// SWAR constants: a byte repeated eight times.
+const (
+	ones64  = 0x0101010101010101
+	highs64 = 0x8080808080808080
+)
+
+// leUint64 reads eight bytes of s, little-endian.
+func leUint64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// hasByte reports whether some byte of w equals b (the classic zero-byte
+// test on w XOR b…b; exact, no false positives once the high bits of w are
+// known to be clear).
+func hasByte(w uint64, b byte) bool {
+	x := w ^ (ones64 * uint64(b))
+	return (x-ones64)&^x&highs64 != 0
+}
+
+// plainJSON8 reports whether none of the eight bytes in w needs escaping or
+// a UTF-8 check: all are ASCII, none is a control character, a quote or a backslash,
+// and with htmlSafe none is '<', '>' or '&'.
+func plainJSON8(w uint64, htmlSafe bool) bool {
+	if w&highs64 != 0 {
+		return false // non-ASCII: the byte loop checks the UTF-8
+	}
+	// A byte below 0x20: subtracting 0x20 borrows into its high bit
+	// (all bytes are below 0x80 here, so no false alarms).
+	if (w-ones64*0x20)&^w&highs64 != 0 {
+		return false
+	}
+	if hasByte(w, '"') || hasByte(w, '\\') {
+		return false
+	}
+	return !htmlSafe || !(hasByte(w, '<') || hasByte(w, '>') || hasByte(w, '&'))
 }
 
 // appendRFC3339x7 writes t in UTC as 2006-01-02T15:04:05.0000000 (7

@@ -3,6 +3,7 @@ package parser
 import (
 	"encoding/binary"
 	"math"
+	"slices"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -360,7 +361,20 @@ func appendSID(dst, b []byte) []byte {
 // Lone surrogates become U+FFFD; an odd trailing byte is ignored.
 func appendUTF16(dst, b []byte) []byte {
 	n := len(b) &^ 1
+	dst = slices.Grow(dst, n/2)
 	for i := 0; i < n; i += 2 {
+		// Four ASCII units (none NUL) at a time: most event text.
+		for i+8 <= n {
+			w := binary.LittleEndian.Uint64(b[i:])
+			if w&0xFF80FF80FF80FF80 != 0 || (w-0x0001000100010001)&^w&0x8000800080008000 != 0 {
+				break
+			}
+			dst = append(dst, byte(w), byte(w>>16), byte(w>>32), byte(w>>48))
+			i += 8
+		}
+		if i >= n {
+			break
+		}
 		u := uint16(b[i]) | uint16(b[i+1])<<8
 		switch {
 		case u == 0:
@@ -393,7 +407,17 @@ var cp1252High = [32]rune{
 // appendANSI decodes an AnsiString as Windows-1252, dropping NUL bytes;
 // undefined bytes become U+FFFD.
 func appendANSI(dst, b []byte) []byte {
-	for _, c := range b {
+	// ASCII without NULs is copied eight bytes at a time.
+	i := 0
+	for i+8 <= len(b) {
+		w := binary.LittleEndian.Uint64(b[i:])
+		if w&highs64 != 0 || (w-ones64)&^w&highs64 != 0 {
+			break
+		}
+		i += 8
+	}
+	dst = append(dst, b[:i]...)
+	for _, c := range b[i:] {
 		switch {
 		case c == 0:
 		case c < 0x80:

@@ -1,0 +1,77 @@
+package parser
+
+import (
+	"testing"
+	"unicode/utf8"
+)
+
+// appendJSONStringRef is the byte-at-a-time definition of AppendJSONString,
+// kept to check the word-at-a-time skipping against.
+func appendJSONStringRef(dst []byte, s string, htmlSafe bool) []byte {
+	dst = append(dst, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				dst = append(dst, '\\', c)
+			case c == '\n':
+				dst = append(dst, `\n`...)
+			case c == '\r':
+				dst = append(dst, `\r`...)
+			case c == '\t':
+				dst = append(dst, `\t`...)
+			case c < 0x20, htmlSafe && (c == '<' || c == '>' || c == '&'):
+				dst = append(dst, '\\', 'u', '0', '0', hexLower[c>>4], hexLower[c&15])
+			default:
+				dst = append(dst, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1 && htmlSafe:
+			dst = append(dst, `\ufffd`...)
+		case r == utf8.RuneError && size == 1:
+			dst = append(dst, "\ufffd"...)
+		case r == 0x2028 || r == 0x2029:
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexLower[r&15])
+		default:
+			dst = append(dst, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(dst, '"')
+}
+
+var jsonStringCases = []string{
+	"", "plain ascii text, long enough for several words", `C:\Program Files\x`, "quote\" at 7", `1234567"`,
+	"12345678\x00", "tab\there", "<script>alert(1)</script>&amp;", "\u2028\u2029", "caf\xc3\xa9 \xff bad",
+	"\x1f\x7f\x80", "ok 1234\x19", "ok 12345<", "exactly8", "exactly8exactly8\\", "日本語のテキストです", "\xed\xa0\x80",
+}
+
+func TestAppendJSONStringMatchesReference(t *testing.T) {
+	for _, s := range jsonStringCases {
+		for _, html := range []bool{false, true} {
+			got, want := string(AppendJSONString(nil, s, html)), string(appendJSONStringRef(nil, s, html))
+			if got != want {
+				t.Errorf("AppendJSONString(%q, %v) = %s, want %s", s, html, got, want)
+			}
+		}
+	}
+}
+
+func FuzzAppendJSONString(f *testing.F) {
+	for _, s := range jsonStringCases {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, html := range []bool{false, true} {
+			got, want := string(AppendJSONString(nil, s, html)), string(appendJSONStringRef(nil, s, html))
+			if got != want {
+				t.Fatalf("AppendJSONString(%q, %v) = %s, want %s", s, html, got, want)
+			}
+		}
+	})
+}
