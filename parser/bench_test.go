@@ -3,6 +3,7 @@ package parser
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -36,6 +37,9 @@ func largestCorpusFile(b *testing.B) (string, []byte) {
 // per second.
 //
 //	go test ./parser -run '^$' -bench BenchmarkParse -benchtime 5x -cpu 1,2
+//
+// The encoded cases use File.Encoded (JSON written by the workers, as
+// `evtxscan dump` does since it exists).
 //
 // With -cpu 1 the two-worker cases show the cost of the pipeline without a
 // second core; compare workers=2 at -cpu 2 with workers=1 for the speed-up.
@@ -79,6 +83,29 @@ func BenchmarkParse(b *testing.B) {
 				b.Fatal("no records parsed")
 			}
 			b.ReportMetric(float64(records)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+		})
+	}
+	for _, workers := range []int{1, 2} {
+		b.Run(fmt.Sprintf("workers=%d/encoded", workers), func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				f, err := NewFile(bytes.NewReader(data), int64(len(data)), path, Options{Workers: workers})
+				if err != nil {
+					b.Fatal(err)
+				}
+				n := 0
+				for out, err := range f.Encoded(context.Background(), func(dst []byte, ev *Event) []byte {
+					return append(AppendJSON(dst, ev), '\n')
+				}) {
+					if err == nil {
+						n += len(out)
+					}
+				}
+				if n == 0 {
+					b.Fatal("no output")
+				}
+			}
 		})
 	}
 }

@@ -11,6 +11,7 @@ import (
 type chunkItem struct {
 	ev  *Event
 	err error
+	end int // Encoded: where this event's bytes end in chunkResult.out
 }
 
 // chunkResult is everything one chunk produced, handed to the consumer in
@@ -24,6 +25,7 @@ type chunkResult struct {
 	lost       int
 	duplicates int // carved copies of records read from allocated space
 	problems   []Problem
+	out        []byte // Encoded: the encoder's output for the chunk's events
 }
 
 // chunkWorker decodes chunks; each worker owns its buffer and decoder.
@@ -33,9 +35,12 @@ type chunkWorker struct {
 	dec    *decoder
 	xml    []byte
 	render renderState
-	res    *chunkResult
-	idx    int
-	base   int64 // file offset of the chunk
+	// scratch is the Event every record is decoded into when the File
+	// encodes events in the worker (Encoded): it never leaves the worker.
+	scratch Event
+	res     *chunkResult
+	idx     int
+	base    int64 // file offset of the chunk
 	// liveIDs holds the ids of this chunk's allocated records: a carved
 	// record with one of them is a stale copy (slack keeps old copies).
 	liveIDs map[uint64]bool
@@ -55,6 +60,9 @@ func (w *chunkWorker) problem(off int64, id uint64, reason string) {
 // turned into a chunk error naming the offset.
 func (w *chunkWorker) chunk(idx int) (res *chunkResult) {
 	res = &chunkResult{}
+	if w.f.enc != nil {
+		res.out = w.f.outBuffer()
+	}
 	if w.liveIDs == nil {
 		w.liveIDs = make(map[uint64]bool, 256)
 	}
@@ -245,7 +253,14 @@ func (w *chunkWorker) record(off, size int, recovered bool, where string) {
 	id := binary.LittleEndian.Uint64(data[off+8:])
 	written := binary.LittleEndian.Uint64(data[off+16:])
 	fallbacks := w.dec.fallbacks
-	ev, err := w.decodeRecord(off+recordHeaderSize, off+size-4)
+	var ev *Event
+	if w.f.enc != nil {
+		ev = &w.scratch
+		*ev = Event{EventData: ev.EventData[:0]}
+	} else {
+		ev = &Event{}
+	}
+	err := w.decodeRecord(off+recordHeaderSize, off+size-4, ev)
 	if err != nil {
 		reason := err.Error()
 		if recovered {
@@ -272,28 +287,35 @@ func (w *chunkWorker) record(off, size int, recovered bool, where string) {
 	} else {
 		w.res.records++
 	}
+	if enc := w.f.enc; enc != nil {
+		w.res.out = enc(w.res.out, ev)
+		w.res.items = append(w.res.items, chunkItem{end: len(w.res.out)})
+		return
+	}
 	w.res.items = append(w.res.items, chunkItem{ev: ev})
 }
 
-// decodeRecord decodes the BinXML payload in [from, to) into an Event.
-func (w *chunkWorker) decodeRecord(from, to int) (*Event, error) {
+// decodeRecord decodes the BinXML payload in [from, to) into e, a zero
+// Event (but for the capacity of its EventData).
+func (w *chunkWorker) decodeRecord(from, to int, e *Event) error {
 	c := &cursor{pos: from, end: to}
 	defer w.dec.recordDone()
 	parts, err := w.dec.fragment(c)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	r := &w.render
 	r.reset(w.dec)
 	if !w.f.opts.XML && !w.f.generalOnly {
-		if e, ok := r.decodeFast(parts); ok {
-			return e, nil
+		if r.decodeFast(parts, e) {
+			return nil
 		}
+		*e = Event{EventData: e.EventData[:0]}
 		r.reset(w.dec)
 	}
 	out, err := r.parts(parts, nil, -1, 0, nil)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	// The first root element wins (§5.2 #19): the XML holds the processing
 	// instructions before it and the element, nothing after.
@@ -306,9 +328,8 @@ func (w *chunkWorker) decodeRecord(from, to int) (*Event, error) {
 		}
 	}
 	if root == nil {
-		return nil, errAt(ErrBadToken, "record holds no element", from)
+		return errAt(ErrBadToken, "record holds no element", from)
 	}
-	e := &Event{}
 	fillEvent(e, root)
 	if r.haveInsert {
 		e.InsertionStrings = r.insertion
@@ -327,7 +348,7 @@ func (w *chunkWorker) decodeRecord(from, to int) (*Event, error) {
 		}
 		e.XML = string(w.xml)
 	}
-	return e, nil
+	return nil
 }
 
 // fileTimeToTime converts a FILETIME to UTC time; zero stays the zero Time.

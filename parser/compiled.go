@@ -135,6 +135,7 @@ type sysSet struct {
 	field uint8
 	attr  bool // attribute: dropped when it renders empty, like every attribute
 	src   slot
+	canon string // a constant Provider/@Guid as SetField stores it
 }
 
 // A sysElem is a child element of <System>.
@@ -277,7 +278,11 @@ func compileSystem(e *element) ([]sysElem, bool) {
 				return nil, false
 			}
 			path := systemAttrPath(el.name, a.name)
-			se.attrs = append(se.attrs, sysSet{path: path, field: sysFieldOf(path), attr: true, src: asrc})
+			set := sysSet{path: path, field: sysFieldOf(path), attr: true, src: asrc}
+			if set.field == sysProviderGUID && asrc.kind == slotConst {
+				set.canon = canonicalGUID(asrc.text)
+			}
+			se.attrs = append(se.attrs, set)
 		}
 		out = append(out, se)
 	}
@@ -345,34 +350,33 @@ type fastRun struct {
 // decodeFast decodes a record's parsed fragment with compiled templates. It
 // reports false when the record needs the general path; the caller then
 // resets the render state and renders the record the general way.
-func (r *renderState) decodeFast(parts []part) (*Event, bool) {
+func (r *renderState) decodeFast(parts []part, e *Event) bool {
 	if len(parts) != 1 || parts[0].kind != partInstance {
-		return nil, false
+		return false
 	}
 	in := parts[0].inst
 	p := in.tmpl.compiled()
 	if p == nil || p.sections == nil {
-		return nil, false
+		return false
 	}
 	vals := in.values
 	if p.eventDep != noDependency && int(p.eventDep) < len(vals) && vals[p.eventDep].typ == typeNull {
-		return nil, false // the root is dropped: the general path reports it
+		return false // the root is dropped: the general path reports it
 	}
 	run := fastRun{r: r}
 	st := r.newInst(in, false)
-	e := &Event{}
 	for i := range p.sections {
 		sec := &p.sections[i]
 		switch sec.kind {
 		case secSystem:
 			for j := range sec.system {
 				if !run.system(&e.System, &sec.system[j], st) {
-					return nil, false
+					return false
 				}
 			}
 		case secEventData:
 			if !run.data(e, sec.data, st) {
-				return nil, false
+				return false
 			}
 		case secPayload:
 			if int(sec.index) >= len(vals) {
@@ -383,20 +387,20 @@ func (r *renderState) decodeFast(parts []part) (*Event, bool) {
 				continue
 			}
 			if v.typ != typeBinXML {
-				return nil, false
+				return false
 			}
 			c := &cursor{pos: v.off, end: v.off + v.size, nesting: 1}
 			frag, err := r.d.fragment(c)
 			if err != nil || len(frag) != 1 || frag[0].kind != partInstance {
-				return nil, false
+				return false
 			}
 			nin := frag[0].inst
 			np := nin.tmpl.compiled()
 			if np == nil || np.payload == nil {
-				return nil, false
+				return false
 			}
 			if !run.data(e, np.payload, r.newInst(nin, true)) {
-				return nil, false
+				return false
 			}
 		}
 	}
@@ -408,7 +412,7 @@ func (r *renderState) decodeFast(parts []part) (*Event, bool) {
 			e.InsertionStrings[i] = e.EventData[i].Value
 		}
 	}
-	return e, true
+	return true
 }
 
 // dropped applies the two rules that remove an element: its dependency id
@@ -453,8 +457,16 @@ func (run *fastRun) set(s *System, f *sysSet, st *instState) bool {
 		if f.attr && f.src.text == "" {
 			return true // an empty attribute is dropped
 		}
-		s.SetField(f.path, f.src.text)
-		return true
+		switch f.field {
+		case sysProvider, sysEventSourceName, sysChannel, sysComputer, sysUserID:
+			text = f.src.text // assigned below, as SetField would
+		case sysProviderGUID:
+			s.ProviderGUID = f.canon
+			return true
+		default:
+			s.SetField(f.path, f.src.text)
+			return true
+		}
 	case slotSubst, slotOptSubst:
 		i := int(f.src.index)
 		if i >= len(st.in.values) {
@@ -477,6 +489,21 @@ func (run *fastRun) set(s *System, f *sysSet, st *instState) bool {
 		text = st.scalar(run.r, i)
 		if text == "" {
 			return true // renders nothing: no text, or a dropped attribute
+		}
+		if v.typ == typeGUID && v.size == 16 {
+			// A GUID value renders canonical: canonicalGUID would return
+			// it as it is.
+			switch f.field {
+			case sysProviderGUID:
+				s.ProviderGUID = text
+				return true
+			case sysActivityID:
+				s.ActivityID = text
+				return true
+			case sysRelatedActivityID:
+				s.RelatedActivityID = text
+				return true
+			}
 		}
 	default:
 		return true

@@ -19,8 +19,20 @@
 //	st := f.Stats()            // records read, recovered, lost, chunks skipped, problems
 //
 // Events come in chunk order (file order) whatever [Options.Workers]; chunks
-// are decoded in parallel with at most 2×Workers chunks in flight, so memory
+// are decoded in parallel with at most 4×Workers chunks in flight, so memory
 // stays flat whatever the file size. [NewFile] reads from any io.ReaderAt.
+//
+// To turn events into text, [File.Encoded] is faster: the function given to
+// it (for instance [AppendJSON]) runs on the goroutines that decode the
+// chunks, events are not handed between goroutines and their memory is
+// reused, and the bytes come back in file order.
+//
+// Most records are decoded through compiled templates: a template of the
+// usual <Event><System/>payload</Event> shape is compiled once per chunk
+// into a plan that reads substitution values straight into Event fields.
+// Records of any other shape take the general path, which builds the
+// output tree; a test holds both paths to identical Events on every corpus
+// file and the fuzz target does on arbitrary input.
 //
 // # What is decoded
 //

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 )
 
 // Options are the parser settings; the zero value is the default.
@@ -50,6 +51,10 @@ type File struct {
 	// generalOnly turns off the compiled-template fast path (tests compare
 	// the two paths).
 	generalOnly bool
+	// enc is the encoder of an Encoded iteration, called by the workers.
+	enc func(dst []byte, ev *Event) []byte
+	// outs recycles the chunk output buffers of Encoded.
+	outs sync.Pool
 }
 
 type idRange struct{ first, last uint64 }
@@ -248,89 +253,159 @@ func (f *File) chunkSlots() int {
 // find lost templates), so the file is read twice.
 func (f *File) Events(ctx context.Context) iter.Seq2[*Event, error] {
 	return func(yield func(*Event, error) bool) {
-		f.stats = Stats{File: f.name, Size: f.size}
-		if !f.header.ChecksumOK {
-			f.stats.Problems = append(f.stats.Problems, Problem{Offset: 0, Chunk: -1,
-				Reason: "file header checksum mismatch (header fields ignored; chunks are found by scanning)"})
-		}
-		slots := f.chunkSlots()
-		if f.opts.Recover {
-			if err := f.scanLiveRanges(ctx, slots); err != nil {
-				yield(nil, err)
-				return
-			}
-		}
-		workers := f.opts.Workers
-		if workers <= 0 {
-			workers = runtime.GOMAXPROCS(0)
-		}
-		if workers > slots {
-			workers = max(1, slots)
-		}
-		deliver := func(res *chunkResult) bool {
-			f.account(res)
+		f.enc = nil
+		f.decode(ctx, func(res *chunkResult) bool {
 			for _, it := range res.items {
 				if !yield(it.ev, it.err) {
 					return false
 				}
 			}
 			return true
-		}
-		if workers == 1 {
-			w := newChunkWorker(f)
-			for i := 0; i < slots; i++ {
-				if err := ctx.Err(); err != nil {
-					yield(nil, err)
-					return
-				}
-				if !deliver(w.chunk(i)) {
-					return
-				}
-			}
-			return
-		}
-		f.parallel(ctx, slots, workers, deliver, yield)
+		}, func(err error) { yield(nil, err) })
 	}
 }
 
-type chunkJob struct {
-	idx int
-	out chan *chunkResult
+// Encoded decodes the file as Events does, but hands each event to enc on
+// the goroutine that decoded it — chunks are decoded, and so encoded, in
+// parallel — and yields the bytes enc appended, in file order: a block per
+// run of events, and the same errors as Events in between. It is the fast
+// way to turn a file into text (evtxscan dump uses it with AppendJSON):
+// events are not handed between goroutines and their memory is reused.
+//
+// enc may be called concurrently from several goroutines. The Event it
+// gets is valid only during the call. The yielded bytes are valid until
+// the iteration continues.
+func (f *File) Encoded(ctx context.Context, enc func(dst []byte, ev *Event) []byte) iter.Seq2[[]byte, error] {
+	return func(yield func([]byte, error) bool) {
+		f.enc = enc
+		defer func() { f.enc = nil }()
+		f.decode(ctx, func(res *chunkResult) bool {
+			defer f.recycle(res.out)
+			start := 0
+			for i, it := range res.items {
+				if it.err == nil {
+					continue
+				}
+				if end := prevEnd(res.items, i); end > start {
+					if !yield(res.out[start:end], nil) {
+						return false
+					}
+					start = end
+				}
+				if !yield(nil, it.err) {
+					return false
+				}
+			}
+			if start < len(res.out) {
+				return yield(res.out[start:], nil)
+			}
+			return true
+		}, func(err error) { yield(nil, err) })
+	}
 }
 
-// parallel decodes chunks on workers goroutines with at most 2×workers
-// chunks in flight, delivering results in chunk order.
-func (f *File) parallel(ctx context.Context, slots, workers int, deliver func(*chunkResult) bool, yield func(*Event, error) bool) {
-	done := make(chan struct{})
-	jobs := make(chan chunkJob)
-	queue := make(chan chan *chunkResult, 2*workers)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { // producer: reserve an in-order slot, then hand out the job
-		defer wg.Done()
-		defer close(queue)
-		defer close(jobs)
+// prevEnd returns where the encoded bytes before items[i] end.
+func prevEnd(items []chunkItem, i int) int {
+	for j := i - 1; j >= 0; j-- {
+		if items[j].err == nil {
+			return items[j].end
+		}
+	}
+	return 0
+}
+
+// outBuffer returns an empty buffer for a chunk's encoded output.
+func (f *File) outBuffer() []byte {
+	if b, ok := f.outs.Get().(*[]byte); ok {
+		return (*b)[:0]
+	}
+	return make([]byte, 0, 128<<10)
+}
+
+func (f *File) recycle(b []byte) {
+	if cap(b) > 0 && cap(b) <= 4<<20 {
+		f.outs.Put(&b)
+	}
+}
+
+// decode runs one iteration: it decodes every chunk (in parallel when
+// Workers allows) and calls deliver with each chunk's result in file order,
+// until deliver returns false; fail gets a cancellation.
+func (f *File) decode(ctx context.Context, deliver func(*chunkResult) bool, fail func(error)) {
+	f.stats = Stats{File: f.name, Size: f.size}
+	if !f.header.ChecksumOK {
+		f.stats.Problems = append(f.stats.Problems, Problem{Offset: 0, Chunk: -1,
+			Reason: "file header checksum mismatch (header fields ignored; chunks are found by scanning)"})
+	}
+	slots := f.chunkSlots()
+	if f.opts.Recover {
+		if err := f.scanLiveRanges(ctx, slots); err != nil {
+			fail(err)
+			return
+		}
+	}
+	workers := f.opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	if workers > slots {
+		workers = max(1, slots)
+	}
+	accounted := func(res *chunkResult) bool {
+		f.account(res)
+		return deliver(res)
+	}
+	if workers == 1 {
+		w := newChunkWorker(f)
 		for i := 0; i < slots; i++ {
-			out := make(chan *chunkResult, 1)
-			select {
-			case queue <- out:
-			case <-done:
+			if err := ctx.Err(); err != nil {
+				fail(err)
 				return
 			}
-			select {
-			case jobs <- chunkJob{i, out}:
-			case <-done:
+			if !accounted(w.chunk(i)) {
 				return
 			}
 		}
-	}()
+		return
+	}
+	f.parallel(ctx, slots, workers, accounted, fail)
+}
+
+// parallel decodes chunks on workers goroutines and delivers the results
+// in chunk order. Workers take the next chunk index themselves (no
+// dispatcher goroutine to wake) and may run at most window chunks ahead of
+// delivery: a worker takes a token per chunk, the consumer returns it once
+// the chunk is delivered, so memory stays bounded and result slot i%window
+// is always free when chunk i is done.
+func (f *File) parallel(ctx context.Context, slots, workers int, deliver func(*chunkResult) bool, fail func(error)) {
+	window := 4 * workers
+	results := make([]chan *chunkResult, window)
+	for i := range results {
+		results[i] = make(chan *chunkResult, 1)
+	}
+	tokens := make(chan struct{}, window)
+	for range window {
+		tokens <- struct{}{}
+	}
+	var next atomic.Int64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			w := newChunkWorker(f)
-			for j := range jobs {
-				j.out <- w.chunk(j.idx)
+			for {
+				select {
+				case <-tokens:
+				case <-done:
+					return
+				}
+				i := next.Add(1) - 1
+				if i >= int64(slots) {
+					return
+				}
+				results[i%int64(window)] <- w.chunk(int(i))
 			}
 		}()
 	}
@@ -338,21 +413,22 @@ func (f *File) parallel(ctx context.Context, slots, workers int, deliver func(*c
 		close(done)
 		wg.Wait()
 	}()
-	for out := range queue {
+	for i := 0; i < slots; i++ {
 		var res *chunkResult
 		select {
-		case res = <-out:
+		case res = <-results[i%window]:
 		case <-ctx.Done():
-			yield(nil, ctx.Err())
+			fail(ctx.Err())
 			return
 		}
 		if err := ctx.Err(); err != nil {
-			yield(nil, err)
+			fail(err)
 			return
 		}
 		if !deliver(res) {
 			return
 		}
+		tokens <- struct{}{}
 	}
 }
 

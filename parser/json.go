@@ -2,6 +2,7 @@ package parser
 
 import (
 	"strconv"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -12,7 +13,7 @@ import (
 // escaped.
 func AppendJSON(dst []byte, e *Event) []byte {
 	dst = append(dst, `{"file":`...)
-	dst = appendJSONString(dst, e.Source.File)
+	dst = appendFileName(dst, e.Source.File)
 	dst = append(dst, `,"record_id":`...)
 	dst = strconv.AppendUint(dst, e.Source.RecordID, 10)
 	dst = append(dst, `,"time":"`...)
@@ -79,6 +80,25 @@ func AppendJSON(dst []byte, e *Event) []byte {
 		dst = appendJSONString(dst, e.Message)
 	}
 	return append(dst, '}')
+}
+
+// quotedName is a file name and its JSON quoting: every record of a file
+// carries the same name, so it is quoted once per file, not per record.
+type quotedName struct {
+	name   string
+	quoted []byte
+}
+
+var lastQuotedName atomic.Pointer[quotedName]
+
+// appendFileName appends the JSON string of a Source.File value.
+func appendFileName(dst []byte, name string) []byte {
+	if q := lastQuotedName.Load(); q != nil && q.name == name {
+		return append(dst, q.quoted...)
+	}
+	q := &quotedName{name: name, quoted: appendJSONString(nil, name)}
+	lastQuotedName.Store(q)
+	return append(dst, q.quoted...)
 }
 
 // earlierSame counts the event_data keys before position n that equal k

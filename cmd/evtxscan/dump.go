@@ -6,9 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime"
-	"sync"
-	"sync/atomic"
 
 	"github.com/spf13/pflag"
 
@@ -119,18 +116,16 @@ func dumpFile(it *input.Item, o *dumpOptions, w *bufio.Writer, stderr io.Writer)
 		return false, nil
 	}
 	defer f.Close()
-	enc := newDumpEncoder(o, w)
-	for ev, err := range f.Events(context.Background()) {
+	// Events are encoded by the goroutines that decode them and come back
+	// as bytes in file order.
+	for b, err := range f.Encoded(context.Background(), o.encode) {
 		if err != nil {
 			fmt.Fprintf(stderr, "warning: %v\n", err)
 			continue
 		}
-		if !enc.add(ev) {
-			break // the output is gone: stop reading
+		if _, err := w.Write(b); err != nil {
+			return true, err // the output is gone: stop reading
 		}
-	}
-	if err := enc.close(); err != nil {
-		return true, err
 	}
 	st := f.Stats()
 	fmt.Fprintf(stderr, "%s: %d records, %d recovered, %d lost; %d chunks, %d skipped; %d problems\n",
@@ -138,120 +133,17 @@ func dumpFile(it *input.Item, o *dumpOptions, w *bufio.Writer, stderr io.Writer)
 	return true, nil
 }
 
-// A dumpEncoder turns events into output lines on every core while the
-// parser decodes the next chunks, and writes the lines in the order the
-// events came: batches go to encoder goroutines and, in order, to one
-// writer that waits for each batch in turn. Memory is bounded by the
-// batches in flight.
-type dumpEncoder struct {
-	inline  bool // one CPU: encode and write on the caller's goroutine
-	o       *dumpOptions
-	w       *bufio.Writer
-	batch   *dumpBatch
-	jobs    chan *dumpBatch // to the encoders
-	ordered chan *dumpBatch // to the writer, in order
-	wg      sync.WaitGroup  // encoders
-	written chan struct{}   // closed when the writer is done
-	failed  atomic.Bool
-	err     error // the writer's first error; read after written is closed
-	out     []byte
-}
-
-type dumpBatch struct {
-	events []*parser.Event
-	out    []byte
-	done   chan struct{}
-}
-
-const dumpBatchSize = 256
-
-func newDumpEncoder(o *dumpOptions, w *bufio.Writer) *dumpEncoder {
-	n := runtime.GOMAXPROCS(0)
-	if n == 1 {
-		// Handing batches between goroutines only costs on one CPU.
-		return &dumpEncoder{inline: true, o: o, w: w}
-	}
-	e := &dumpEncoder{o: o, w: w, jobs: make(chan *dumpBatch, 2*n), ordered: make(chan *dumpBatch, 2*n), written: make(chan struct{})}
-	for i := 0; i < n; i++ {
-		e.wg.Add(1)
-		go func() {
-			defer e.wg.Done()
-			for b := range e.jobs {
-				b.out = e.encode(b.out[:0], b.events)
-				close(b.done)
-			}
-		}()
-	}
-	go func() {
-		defer close(e.written)
-		for b := range e.ordered {
-			<-b.done
-			if e.err == nil {
-				if _, err := e.w.Write(b.out); err != nil {
-					e.err = err
-					e.failed.Store(true)
-				}
-			}
+// encode appends the output line of one event (called concurrently by the
+// parser's workers).
+func (o *dumpOptions) encode(dst []byte, ev *parser.Event) []byte {
+	if o.format == "xml" {
+		dst = append(dst, ev.XML...)
+	} else {
+		if ev.Message == "" {
+			// Windows' own text (forwarded events) wins over our table.
+			ev.Message, _ = o.table.Known(ev)
 		}
-	}()
-	return e
-}
-
-// encode appends the lines of events to dst.
-func (e *dumpEncoder) encode(dst []byte, events []*parser.Event) []byte {
-	for _, ev := range events {
-		if e.o.format == "xml" {
-			dst = append(dst, ev.XML...)
-		} else {
-			if ev.Message == "" {
-				// Windows' own text (forwarded events) wins over our table.
-				ev.Message, _ = e.o.table.Known(ev)
-			}
-			dst = parser.AppendJSON(dst, ev)
-		}
-		dst = append(dst, '\n')
+		dst = parser.AppendJSON(dst, ev)
 	}
-	return dst
-}
-
-// add queues one event; false once the output failed.
-func (e *dumpEncoder) add(ev *parser.Event) bool {
-	if e.inline {
-		if e.err == nil {
-			var one [1]*parser.Event
-			one[0] = ev
-			e.out = e.encode(e.out[:0], one[:])
-			_, e.err = e.w.Write(e.out)
-		}
-		return e.err == nil
-	}
-	if e.batch == nil {
-		e.batch = &dumpBatch{events: make([]*parser.Event, 0, dumpBatchSize), done: make(chan struct{})}
-	}
-	e.batch.events = append(e.batch.events, ev)
-	if len(e.batch.events) == dumpBatchSize {
-		e.send()
-	}
-	return !e.failed.Load()
-}
-
-func (e *dumpEncoder) send() {
-	e.ordered <- e.batch
-	e.jobs <- e.batch
-	e.batch = nil
-}
-
-// close writes what is left and waits; it returns the first output error.
-func (e *dumpEncoder) close() error {
-	if e.inline {
-		return e.err
-	}
-	if e.batch != nil && len(e.batch.events) > 0 {
-		e.send()
-	}
-	close(e.jobs)
-	close(e.ordered)
-	e.wg.Wait()
-	<-e.written
-	return e.err
+	return append(dst, '\n')
 }
