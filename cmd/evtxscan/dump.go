@@ -83,15 +83,9 @@ func runDump(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "evtxscan dump: %v\n", err)
 		code = exitUnreadable
 	}
-	for i := range items {
-		readable, outErr := dumpFile(&items[i], &o, w, stderr)
-		if !readable {
-			code = exitUnreadable
-		}
-		if outErr != nil {
-			fmt.Fprintf(stderr, "evtxscan dump: writing output: %v\n", outErr)
-			return exitUsage
-		}
+	if outErr := dumpFiles(items, &o, w, stderr, &code); outErr != nil {
+		fmt.Fprintf(stderr, "evtxscan dump: writing output: %v\n", outErr)
+		return exitUsage
 	}
 	if err := w.Flush(); err != nil {
 		fmt.Fprintf(stderr, "evtxscan dump: writing output: %v\n", err)
@@ -100,37 +94,105 @@ func runDump(args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
-// dumpFile writes one file's records. It reports whether the file could be
-// read at all, and an output error that should end the run.
-func dumpFile(it *input.Item, o *dumpOptions, w *bufio.Writer, stderr io.Writer) (readable bool, outErr error) {
-	path := it.Name
-	r, size, closer, err := it.Open()
+// dumpAhead is how many files are decoded ahead of the one being written.
+// A collection is mostly small logs of one or two chunks, which a file's own
+// chunk parallelism cannot spread over the cores; decoding the next files
+// meanwhile does. Each file ahead holds at most its parser's window of
+// decoded chunks until its turn comes, so memory stays bounded.
+const dumpAhead = 2
+
+// A dumpJob is one input file on its way to the output: its producer sends
+// the blocks File.Encoded yields and waits until each is written (the bytes
+// are only valid until the iteration goes on).
+type dumpJob struct {
+	it     *input.Item
+	blocks chan dumpBlock
+	ack    chan struct{}
+	// Set by the producer before it closes blocks.
+	openErr string // the file could not be opened as an event log
+	summary string
+}
+
+type dumpBlock struct {
+	b   []byte
+	err error // a warning (damage), in its place between the records
+}
+
+// dumpFiles writes the records of every file in input order, decoding up to
+// dumpAhead files ahead. It sets *code to exitUnreadable when a file could
+// not be read and returns an output error, which ends the run.
+func dumpFiles(items []input.Item, o *dumpOptions, w *bufio.Writer, stderr io.Writer, code *int) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	jobs := make(chan *dumpJob, dumpAhead)
+	go func() {
+		defer close(jobs)
+		for i := range items {
+			j := &dumpJob{it: &items[i], blocks: make(chan dumpBlock), ack: make(chan struct{})}
+			select {
+			case jobs <- j:
+			case <-ctx.Done():
+				return
+			}
+			go o.produce(ctx, j)
+		}
+	}()
+	for j := range jobs {
+		for blk := range j.blocks {
+			if blk.err != nil {
+				fmt.Fprintf(stderr, "warning: %v\n", blk.err)
+				continue
+			}
+			if _, err := w.Write(blk.b); err != nil {
+				return err // the output is gone: cancel stops every producer
+			}
+			j.ack <- struct{}{}
+		}
+		if j.openErr != "" {
+			fmt.Fprintf(stderr, "evtxscan dump: %s\n", j.openErr)
+			*code = exitUnreadable
+			continue
+		}
+		fmt.Fprintln(stderr, j.summary)
+	}
+	return nil
+}
+
+// produce decodes one file for dumpFiles.
+func (o *dumpOptions) produce(ctx context.Context, j *dumpJob) {
+	defer close(j.blocks)
+	path := j.it.Name
+	r, size, closer, err := j.it.Open()
 	if err != nil {
-		fmt.Fprintf(stderr, "evtxscan dump: %s: %v\n", path, err)
-		return false, nil
+		j.openErr = path + ": " + err.Error()
+		return
 	}
 	defer closer.Close()
 	f, err := parser.NewFile(r, size, path, parser.Options{Workers: o.workers, Recover: o.recover, XML: o.format == "xml"})
 	if err != nil {
-		fmt.Fprintf(stderr, "evtxscan dump: %v\n", err)
-		return false, nil
+		j.openErr = err.Error()
+		return
 	}
 	defer f.Close()
 	// Events are encoded by the goroutines that decode them and come back
 	// as bytes in file order.
-	for b, err := range f.Encoded(context.Background(), o.encode) {
-		if err != nil {
-			fmt.Fprintf(stderr, "warning: %v\n", err)
-			continue
+	for b, err := range f.Encoded(ctx, o.encode) {
+		select {
+		case j.blocks <- dumpBlock{b: b, err: err}:
+		case <-ctx.Done():
+			return
 		}
-		if _, err := w.Write(b); err != nil {
-			return true, err // the output is gone: stop reading
+		if err == nil {
+			select {
+			case <-j.ack:
+			case <-ctx.Done():
+				return
+			}
 		}
 	}
 	st := f.Stats()
-	fmt.Fprintf(stderr, "%s: %d records, %d recovered, %d lost; %d chunks, %d skipped; %d problems\n",
+	j.summary = fmt.Sprintf("%s: %d records, %d recovered, %d lost; %d chunks, %d skipped; %d problems",
 		path, st.Records, st.Recovered, st.Lost, st.Chunks, st.ChunksSkipped, len(st.Problems))
-	return true, nil
 }
 
 // encode appends the output line of one event (called concurrently by the

@@ -127,3 +127,49 @@ func TestDumpOutputError(t *testing.T) {
 		t.Errorf("stderr should report the output error once and stop:\n%s", stderr.String())
 	}
 }
+
+// TestDumpManyFilesInOrder: with files decoded ahead of the one being
+// written, the output of one run over many logs is still each file's
+// output in input order, byte for byte as dumping them one at a time, and
+// the per-file summaries come in the same order.
+func TestDumpManyFilesInOrder(t *testing.T) {
+	root := filepath.Join(testenv.Corpus(t), "omerbenamram+evtx", "samples")
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".evtx") {
+			files = append(files, filepath.Join(root, e.Name()))
+		}
+	}
+	if len(files) < 10 {
+		t.Fatalf("only %d samples under %s", len(files), root)
+	}
+	var want, wantSummaries bytes.Buffer
+	for _, f := range files {
+		var stdout, stderr bytes.Buffer
+		run([]string{"dump", "--recover", f}, &stdout, &stderr)
+		want.Write(stdout.Bytes())
+		for _, l := range strings.Split(stderr.String(), "\n") {
+			if strings.Contains(l, " records, ") {
+				wantSummaries.WriteString(l + "\n")
+			}
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	run(append([]string{"dump", "--recover"}, files...), &stdout, &stderr)
+	if !bytes.Equal(stdout.Bytes(), want.Bytes()) {
+		t.Errorf("one run over %d files: %d bytes, want %d (the files one at a time)", len(files), stdout.Len(), want.Len())
+	}
+	var summaries bytes.Buffer
+	for _, l := range strings.Split(stderr.String(), "\n") {
+		if strings.Contains(l, " records, ") {
+			summaries.WriteString(l + "\n")
+		}
+	}
+	if summaries.String() != wantSummaries.String() {
+		t.Errorf("summaries:\n%s\nwant:\n%s", summaries.String(), wantSummaries.String())
+	}
+}
