@@ -1,6 +1,7 @@
 package parser
 
 import (
+	"math/bits"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -185,8 +186,32 @@ func AppendJSONString(dst []byte, s string, htmlSafe bool) []byte {
 	for i := 0; i < len(s); {
 		// Skip eight plain bytes at a time: most event text is ASCII with
 		// nothing to escape.
-		for i+8 <= len(s) && plainJSON8(leUint64(s[i:]), htmlSafe) {
-			i += 8
+		if htmlSafe {
+			for ; i+8 <= len(s); i += 8 {
+				w := leUint64(s[i:])
+				q, bs := w^(ones64*'"'), w^(ones64*'\\')
+				lt, gt, amp := w^(ones64*'<'), w^(ones64*'>'), w^(ones64*'&')
+				if m := (w | (w-ones64*0x20)&^w | (q-ones64)&^q | (bs-ones64)&^bs |
+					(lt-ones64)&^lt | (gt-ones64)&^gt | (amp-ones64)&^amp) & highs64; m != 0 {
+					i += bits.TrailingZeros64(m) >> 3
+					break
+				}
+			}
+		} else {
+			for ; i+8 <= len(s); i += 8 {
+				_ = s[i+7]
+				w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+					uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+				// Flags each byte that is non-ASCII, below 0x20, '"' or
+				// '\\' (plainJSON8, fused). Borrows can flag bytes above a
+				// flagged one, never below: the lowest flag is exact, so
+				// the scan goes straight to that byte.
+				q, bs := w^(ones64*'"'), w^(ones64*'\\')
+				if m := (w | (w-ones64*0x20)&^w | (q-ones64)&^q | (bs-ones64)&^bs) & highs64; m != 0 {
+					i += bits.TrailingZeros64(m) >> 3
+					break
+				}
+			}
 		}
 		if i >= len(s) {
 			break
@@ -250,32 +275,6 @@ func leUint64(s string) uint64 {
 	_ = s[7]
 	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
 		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
-}
-
-// hasByte reports whether some byte of w equals b (the classic zero-byte
-// test on w XOR b…b; exact, no false positives once the high bits of w are
-// known to be clear).
-func hasByte(w uint64, b byte) bool {
-	x := w ^ (ones64 * uint64(b))
-	return (x-ones64)&^x&highs64 != 0
-}
-
-// plainJSON8 reports whether none of the eight bytes in w needs escaping or
-// a UTF-8 check: all are ASCII, none is a control character, a quote or a backslash,
-// and with htmlSafe none is '<', '>' or '&'.
-func plainJSON8(w uint64, htmlSafe bool) bool {
-	if w&highs64 != 0 {
-		return false // non-ASCII: the byte loop checks the UTF-8
-	}
-	// A byte below 0x20: subtracting 0x20 borrows into its high bit
-	// (all bytes are below 0x80 here, so no false alarms).
-	if (w-ones64*0x20)&^w&highs64 != 0 {
-		return false
-	}
-	if hasByte(w, '"') || hasByte(w, '\\') {
-		return false
-	}
-	return !htmlSafe || !(hasByte(w, '<') || hasByte(w, '>') || hasByte(w, '&'))
 }
 
 // appendRFC3339x7 writes t in UTC as 2006-01-02T15:04:05.0000000 (7

@@ -75,3 +75,22 @@ func FuzzAppendJSONString(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkAppendJSONString quotes typical event text: a path with
+// backslashes, a sentence, a GUID and a long plain line.
+func BenchmarkAppendJSONString(b *testing.B) {
+	texts := []string{`onecoreuap\enduser\winstore\licensemanager\lib\identity.cpp`, "No authenticated user, no ticket. (0x80070525)",
+		"{54849625-5478-4994-A5BA-3E3B0328C30D}", "/work/shared/evtx-corpus/AndrewRathbun+DFIRArtifactMuseum/Windows/EventLogs/Win10/RathbunVM/Store.evtx"}
+	n := 0
+	for _, t := range texts {
+		n += len(t)
+	}
+	b.SetBytes(int64(n))
+	var dst []byte
+	for b.Loop() {
+		dst = dst[:0]
+		for _, t := range texts {
+			dst = AppendJSONString(dst, t, false)
+		}
+	}
+}
