@@ -3,9 +3,13 @@
 //
 // An .evtx record holds only the insertion strings of an event; the message
 // text lives in resource DLLs on the machine that wrote the log. This package
-// carries a small table of message templates (embedded YAML, table/*.yml) for
-// the providers and event ids evtxscan's rules care about, and fills them the
-// way FormatMessage / EvtFormatMessage do:
+// carries a small table of message templates for the providers and event ids
+// evtxscan's rules care about, and fills them the way FormatMessage /
+// EvtFormatMessage do. The table is written as YAML in table/*.yml, each
+// entry with its source; the binary carries it as Go literals generated from
+// those files (builtin_gen.go; after editing them run
+// "go test ./messages -run TestBuiltinGenerated -update"), so start-up does
+// not parse YAML. The texts are filled in like this:
 //
 //   - %1 … %99 are insertion strings; %n!format! applies a printf-like format
 //     (%1!s!, %2!d!, %3!08x!, %4!I64u!, …) to the value;

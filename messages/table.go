@@ -1,9 +1,6 @@
 package messages
 
 import (
-	"embed"
-	"io/fs"
-	"path"
 	"slices"
 	"strings"
 	"sync"
@@ -135,48 +132,97 @@ func (t *Table) Len() int {
 	return n
 }
 
-//go:embed table/*.yml
-var builtinFS embed.FS
-
 var (
 	builtinOnce  sync.Once
 	builtinTable *Table
 )
 
-// Builtin returns a new Table holding the embedded templates. Each call
+// Builtin returns a new Table holding the built-in templates. Each call
 // returns its own Table, so merging a user table into it affects no one
 // else; the templates themselves are compiled once and shared.
+//
+// The built-in table is written as YAML in messages/table/*.yml, each entry
+// with its source:. What the program loads is builtin_gen.go, the same
+// entries as Go literals generated from those files, so that start-up does
+// not parse YAML; a test keeps the two identical.
 func Builtin() *Table {
 	builtinOnce.Do(func() {
-		t, err := loadFS(builtinFS, "table")
-		if err != nil {
-			// The embedded table is tested; a broken one is a build defect.
-			panic("messages: built-in table: " + err.Error())
-		}
-		builtinTable = t
+		builtinTable = buildTable(builtinParts())
 	})
 	return builtinTable.clone()
 }
 
-func loadFS(fsys fs.FS, dir string) (*Table, error) {
-	names, err := fs.Glob(fsys, path.Join(dir, "*.yml"))
-	if err != nil {
-		return nil, err
+// A builtinPart is one generated table file: its entries in file order and
+// its parameter strings.
+type builtinPart struct {
+	entries []builtinEntry
+	// params maps a lower-case provider name to its %%N strings;
+	// paramNames are the provider names as the parameters: items spell
+	// them (what Table.spelled learns from them).
+	params        map[string]map[uint32]string
+	paramNames    []string
+	defaultParams map[uint32]string
+}
+
+// A builtinEntry is one entry, or a run of entries that differ only in
+// their consecutive event ids (an event_id range such as MsiInstaller's
+// "11000-11999"): EventID is the first id of the run, through the last one,
+// and through is 0 or EventID for a single entry.
+type builtinEntry struct {
+	Entry
+	through uint16
+}
+
+// entryCount is how many entries p's runs expand to.
+func (p *builtinPart) entryCount() int {
+	n := 0
+	for _, e := range p.entries {
+		n += int(max(e.EventID, e.through)-e.EventID) + 1
 	}
-	slices.Sort(names)
+	return n
+}
+
+// Pointer helpers for the generated literals.
+func u8(v uint8) *uint8    { return &v }
+func u16(v uint16) *uint16 { return &v }
+
+// buildTable does what reading the table files does: per file a table of
+// its entries, added in file order, and its parameter strings, merged into
+// the result in file order. A run's entries share one compiled template
+// (templates never change once compiled). The entry maps are sized up
+// front: growing them was a third of the time.
+func buildTable(parts []builtinPart) *Table {
 	t := newTable()
-	for _, name := range names {
-		data, err := fs.ReadFile(fsys, name)
-		if err != nil {
-			return nil, err
+	total := 0
+	for _, p := range parts {
+		total += p.entryCount()
+	}
+	t.entries = make(map[entryKey][]*compiledEntry, total)
+	for _, p := range parts {
+		part := newTable()
+		part.entries = make(map[entryKey][]*compiledEntry, p.entryCount())
+		for _, e := range p.entries {
+			tmpl := compileTemplate(e.Template)
+			last := max(e.EventID, e.through)
+			for id := e.EventID; ; id++ {
+				c := &compiledEntry{Entry: e.Entry, tmpl: tmpl}
+				c.EventID = id
+				part.add(c)
+				// Tested here, not as the loop condition: id <= last
+				// always holds when a run ends at 65535.
+				if id == last {
+					break
+				}
+			}
 		}
-		part, err := parseTable("messages/"+name, data)
-		if err != nil {
-			return nil, err
+		for _, name := range p.paramNames {
+			part.spelled[name] = strings.ToLower(name)
 		}
+		part.params = p.params
+		part.defaultParams = p.defaultParams
 		t.Merge(part)
 	}
-	return t, nil
+	return t
 }
 
 // clone copies the maps (not the compiled templates, which never change).
