@@ -257,6 +257,7 @@ func (w *chunkWorker) record(off, size int, recovered bool, where string) {
 	if w.f.enc != nil {
 		ev = &w.scratch
 		*ev = Event{EventData: ev.EventData[:0]}
+		w.render.ephemeral = true
 	} else {
 		ev = &Event{}
 	}
@@ -289,6 +290,9 @@ func (w *chunkWorker) record(off, size int, recovered bool, where string) {
 	}
 	if enc := w.f.enc; enc != nil {
 		w.res.out = enc(w.res.out, ev)
+		if r := &w.render; cap(r.insertion) > cap(r.insertionBuf) {
+			r.insertionBuf = r.insertion[:0] // grown by appends: keep the capacity
+		}
 		w.res.items = append(w.res.items, chunkItem{end: len(w.res.out)})
 		return
 	}

@@ -273,8 +273,9 @@ func (f *File) Events(ctx context.Context) iter.Seq2[*Event, error] {
 // events are not handed between goroutines and their memory is reused.
 //
 // enc may be called concurrently from several goroutines. The Event it
-// gets is valid only during the call. The yielded bytes are valid until
-// the iteration continues.
+// gets, and every string in it, is valid only during the call: the memory
+// is reused for the next record, so copy what must be kept. The yielded
+// bytes are valid until the iteration continues.
 func (f *File) Encoded(ctx context.Context, enc func(dst []byte, ev *Event) []byte) iter.Seq2[[]byte, error] {
 	return func(yield func([]byte, error) bool) {
 		f.enc = enc

@@ -82,6 +82,14 @@ func FuzzFile(f *testing.F) {
 		if _, diffs := compareFastGeneral(data, Options{Workers: 1, Recover: true}); len(diffs) > 0 {
 			t.Errorf("fast and general paths differ: %s", diffs[0])
 		}
+		// File.Encoded (events encoded in the workers, strings in a reused
+		// arena) must write what Events + AppendJSON write.
+		opts := Options{Workers: 2, Recover: true}
+		want, wantErrs := eventsThenJSON(data, opts)
+		got, gotErrs, _ := encoded(data, opts)
+		if !bytes.Equal(got, want) || len(gotErrs) != len(wantErrs) {
+			t.Errorf("Encoded differs from Events+AppendJSON: %d vs %d bytes, %d vs %d errors", len(got), len(want), len(gotErrs), len(wantErrs))
+		}
 	})
 }
 

@@ -3,6 +3,7 @@ package parser
 import (
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // Instantiation turns parsed BinXML (templates plus value tables) into the
@@ -63,6 +64,15 @@ type renderState struct {
 
 	insts []*instState
 	instN int
+
+	// ephemeral is set while the Event being built is only read during
+	// the record (File.Encoded): value strings are then views into arena,
+	// which is reused record after record, instead of allocations, and the
+	// insertion strings reuse insertionBuf. Nothing that outlives the
+	// record may hold such a string (the template's intern cache does not).
+	ephemeral    bool
+	arena        []byte
+	insertionBuf []string
 }
 
 const slabSize = 128
@@ -75,6 +85,7 @@ func (r *renderState) reset(d *decoder) {
 	r.haveInsert = false
 	r.nodeN = 0
 	r.instN = 0
+	r.arena = r.arena[:0]
 }
 
 // newNode returns a cleared output node from the slab.
@@ -117,7 +128,11 @@ func (r *renderState) newInst(in *instance, nested bool) *instState {
 	clear(st.frags)
 	if nested && !r.haveInsert {
 		r.haveInsert = true
-		r.insertion = make([]string, 0, len(in.values))
+		if r.ephemeral {
+			r.insertion = r.insertionBuf[:0]
+		} else {
+			r.insertion = make([]string, 0, len(in.values))
+		}
 		for i, v := range in.values {
 			switch {
 			case v.typ == typeBinXML:
@@ -141,8 +156,19 @@ func (st *instState) scalar(r *renderState, i int) string {
 		return st.rendered[i]
 	}
 	v := st.in.values[i]
-	r.scratch = appendValue(r.scratch[:0], v.typ, r.d.data[v.off:v.off+v.size])
-	s := r.intern(r.scratch, st, i)
+	var s string
+	if r.ephemeral {
+		start := len(r.arena)
+		r.arena = appendValue(r.arena, v.typ, r.d.data[v.off:v.off+v.size])
+		if n := len(r.arena) - start; n > 0 {
+			// The view stays valid if a later append moves the arena:
+			// the old array lives on as long as a string points into it.
+			s = unsafe.String(&r.arena[start], n)
+		}
+	} else {
+		r.scratch = appendValue(r.scratch[:0], v.typ, r.d.data[v.off:v.off+v.size])
+		s = r.intern(r.scratch, st, i)
+	}
 	st.rendered[i], st.done[i] = s, true
 	return s
 }
