@@ -135,7 +135,39 @@ type decoder struct {
 	valBlock  []value
 	partArena []part
 	stack     []part // see content
+
+	// known holds this worker's parsed templates across chunks (see
+	// knownTemplate); knownBytes bounds the body bytes it keeps.
+	known      map[templateKey]*knownTemplate
+	knownBytes int
+	// While a template body is parsed, extNames collects the names it
+	// references before its own start (defined elsewhere in the chunk).
+	bodyStart int
+	extNames  []extName
 }
+
+// A templateKey names a template definition by what a chunk says of it.
+type templateKey struct {
+	off  uint32
+	guid [16]byte
+	size uint32
+}
+
+// A knownTemplate is a parsed template with what its parse depended on:
+// the body bytes and the names referenced outside the body.
+type knownTemplate struct {
+	body []byte
+	ext  []extName
+	t    *template
+}
+
+type extName struct {
+	off uint32
+	s   string
+}
+
+// maxKnownBytes bounds the template bodies a worker keeps across chunks.
+const maxKnownBytes = 8 << 20
 
 // newInstance returns an instance with n zeroed values from the arenas.
 func (d *decoder) newInstance(t *template, n int) *instance {
@@ -266,6 +298,9 @@ func (d *decoder) name(c *cursor) (string, error) {
 		return "", errAt(ErrBadToken, "name offset 0x"+strconv.FormatUint(uint64(off), 16)+" points forward", at)
 	}
 	s, _, err := d.nameAt(off)
+	if err == nil && int(off) < d.bodyStart {
+		d.extNames = append(d.extNames, extName{off, s})
+	}
 	return s, err
 }
 
@@ -726,12 +761,58 @@ func (d *decoder) template(off uint32, id uint32) *template {
 		t.err = errAt(ErrNoTemplate, "template body does not start with a fragment header", body)
 		return t
 	}
+	key := templateKey{off: off, guid: t.guid, size: uint32(size)}
+	bodyBytes := d.data[body : body+int(size)]
+	if known := d.knownTemplate(key, bodyBytes); known != nil {
+		d.templates[off] = known
+		return known
+	}
 	c := &cursor{pos: body, end: body + int(size), inTemplate: true}
+	d.bodyStart, d.extNames = body, d.extNames[:0]
 	t.parts, t.err = d.fragment(c)
+	d.bodyStart = 0
 	if t.err != nil {
 		t.err = errAt(ErrNoTemplate, "template: "+t.err.Error(), o)
+		return t
 	}
+	d.remember(key, bodyBytes, t)
 	return t
+}
+
+// knownTemplate returns the template this worker parsed in an earlier
+// chunk from the same definition: same offset, GUID and size, the same
+// body bytes, and the same text for every name the body references outside
+// itself. A template's parse depends on nothing else, so the result is
+// what parsing again would give. Most chunks of a log define the same few
+// templates at the same offsets (95 % of the definitions of the largest
+// corpus file), so this saves most template parsing. Carved records
+// (strict) always parse: their checks differ.
+func (d *decoder) knownTemplate(key templateKey, body []byte) *template {
+	if d.strict || d.known == nil {
+		return nil
+	}
+	k := d.known[key]
+	if k == nil || string(k.body) != string(body) {
+		return nil
+	}
+	for _, e := range k.ext {
+		if s, _, err := d.nameAt(e.off); err != nil || s != e.s {
+			return nil
+		}
+	}
+	return k.t
+}
+
+// remember keeps a parsed template for later chunks.
+func (d *decoder) remember(key templateKey, body []byte, t *template) {
+	if d.strict {
+		return
+	}
+	if d.known == nil || d.knownBytes+len(body) > maxKnownBytes {
+		d.known, d.knownBytes = make(map[templateKey]*knownTemplate), 0
+	}
+	d.known[key] = &knownTemplate{body: append([]byte(nil), body...), ext: append([]extName(nil), d.extNames...), t: t}
+	d.knownBytes += len(body)
 }
 
 // appendRune appends r as UTF-8, mapping invalid code points to U+FFFD.
