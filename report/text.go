@@ -36,6 +36,18 @@ func visibleMultiline(s string) string { return visibleText(s, true) }
 func visibleText(s string, keepLines bool) string {
 	i := 0
 	for i < len(s) {
+		// Eight printable ASCII bytes at a time: no byte below 0x20, none
+		// at 0x7f or above (most event text).
+		for ; i+8 <= len(s); i += 8 {
+			w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+				uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+			if ((w-0x2020202020202020)&^w|(w+0x0101010101010101)|w)&0x8080808080808080 != 0 {
+				break
+			}
+		}
+		if i >= len(s) {
+			break
+		}
 		c := s[i]
 		if c >= 0x20 && c < 0x7f {
 			i++
