@@ -280,6 +280,17 @@ func leUint64(s string) uint64 {
 // appendRFC3339x7 writes t in UTC as 2006-01-02T15:04:05.0000000 (7
 // fractional digits; the caller adds the quotes and this adds the Z).
 func appendRFC3339x7(dst []byte, t time.Time) []byte {
+	// The usual case, years 1601 to 9999, straight from the Unix time:
+	// Date and Clock would each recompute the calendar.
+	const minUnix, maxUnix = -11644473600, 253402300799 // 1601-01-01, 9999-12-31T23:59:59
+	if u := t.Unix(); u >= minUnix && u <= maxUnix {
+		days, sec := u/86400, u%86400
+		if sec < 0 {
+			days, sec = days-1, sec+86400
+		}
+		y, mo, d := civilFromDays(days)
+		return appendTimeParts(dst, y, mo, d, int(sec/3600), int(sec/60%60), int(sec%60), uint64(t.Nanosecond()/100))
+	}
 	t = t.UTC()
 	y, mo, d := t.Date()
 	h, mi, s := t.Clock()

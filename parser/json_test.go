@@ -1,7 +1,9 @@
 package parser
 
 import (
+	"math/rand/v2"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -92,5 +94,30 @@ func BenchmarkAppendJSONString(b *testing.B) {
 		for _, t := range texts {
 			dst = AppendJSONString(dst, t, false)
 		}
+	}
+}
+
+// TestAppendRFC3339x7 checks the calendar shortcut against time.Format
+// around its edges and at random instants.
+func TestAppendRFC3339x7(t *testing.T) {
+	const layout = "2006-01-02T15:04:05.0000000Z"
+	times := []time.Time{
+		time.Date(1601, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(1969, 12, 31, 23, 59, 59, 999999900, time.UTC),
+		time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2000, 2, 29, 12, 0, 0, 100, time.UTC),
+		time.Date(2024, 12, 31, 23, 59, 59, 123456700, time.UTC), time.Date(9999, 12, 31, 23, 59, 59, 999999900, time.UTC),
+		time.Date(1700, 3, 1, 1, 2, 3, 0, time.FixedZone("x", 3600)),
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		times = append(times, time.Unix(r.Int64N(253402300799+11644473600)-11644473600, r.Int64N(1e7)*100))
+	}
+	for _, tm := range times {
+		if got, want := string(appendRFC3339x7(nil, tm)), tm.UTC().Format(layout); got != want {
+			t.Errorf("appendRFC3339x7(%v) = %s, want %s", tm, got, want)
+		}
+	}
+	// Out of range: the 1601 placeholder, as before.
+	if got := string(appendRFC3339x7(nil, time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC))); got != "1601-01-01T00:00:00.0000000Z" {
+		t.Errorf("year 10000: %s", got)
 	}
 }
