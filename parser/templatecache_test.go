@@ -4,11 +4,17 @@ import (
 	"encoding/binary"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/evtxscan/evtxscan/internal/testenv"
 )
+
+type extRef struct {
+	off uint32
+	s   string
+}
 
 // partNames lists every element, attribute and entity name of parts.
 func partNames(ps []part, out []string) []string {
@@ -45,11 +51,20 @@ func TestTemplateCacheChecksWhatParsingReads(t *testing.T) {
 		d.reset(chunk)
 		d.scanTemplateTable()
 		for off, tmpl := range d.templates {
-			k := d.known[templateKey{off: off, guid: tmpl.guid, size: binary.LittleEndian.Uint32(chunk[off+20:])}]
-			if tmpl.err != nil || k == nil || len(k.ext) == 0 {
+			k := d.known[templateKey{guid: tmpl.guid, size: binary.LittleEndian.Uint32(chunk[off+20:])}]
+			if tmpl.err != nil || k == nil || k.t != tmpl {
 				continue
 			}
-			ext := k.ext[0]
+			var ext extRef
+			for _, r := range k.refs {
+				if r.kind == refExternal {
+					ext = extRef{off: binary.LittleEndian.Uint32(chunk[int(off)+templateHeaderSize+r.rel:]), s: r.s}
+					break
+				}
+			}
+			if ext.s == "" {
+				continue
+			}
 			// Same bytes in a new chunk: reused.
 			same := append([]byte(nil), chunk...)
 			d.reset(same)
@@ -73,4 +88,56 @@ func TestTemplateCacheChecksWhatParsingReads(t *testing.T) {
 		}
 	}
 	t.Fatal("no template in security.evtx refers to a name outside its body: pick another sample")
+}
+
+// TestTemplateCacheAgreesWithParsing parses every template definition of
+// every corpus file twice: with one decoder kept across the file's chunks
+// (reusing templates of earlier chunks) and with a fresh decoder per chunk.
+// The parsed parts must be identical; the log says how many definitions
+// were reused, moved ones (another offset) included.
+func TestTemplateCacheAgreesWithParsing(t *testing.T) {
+	root := testenv.Corpus(t)
+	defs, reused, moved := 0, 0, 0
+	for _, rel := range corpusFiles(t, root) {
+		data, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(rel)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := newDecoder()
+		firstOff := map[*template]uint32{}
+		for c := 0; fileHeaderBlock+(c+1)*chunkSize <= len(data); c++ {
+			chunk := data[fileHeaderBlock+c*chunkSize : fileHeaderBlock+(c+1)*chunkSize]
+			if string(chunk[:8]) != chunkSignature {
+				continue
+			}
+			d.reset(chunk)
+			if !safeScanTemplateTable(d) {
+				continue
+			}
+			for off, tmpl := range d.templates {
+				fresh := newDecoder()
+				fresh.reset(chunk)
+				ft := fresh.template(off, 0)
+				if (tmpl.err == nil) != (ft.err == nil) || tmpl.guid != ft.guid || !reflect.DeepEqual(tmpl.parts, ft.parts) {
+					t.Fatalf("%s chunk %d template 0x%x: reused parse differs from a fresh one", rel, c, off)
+				}
+				if tmpl.err != nil {
+					continue
+				}
+				defs++
+				if first, seen := firstOff[tmpl]; seen {
+					reused++
+					if first != off {
+						moved++
+					}
+				} else {
+					firstOff[tmpl] = off
+				}
+			}
+		}
+	}
+	t.Logf("%d template definitions, %d reused from an earlier chunk (%d at another offset), all equal to a fresh parse", defs, reused, moved)
+	if reused == 0 || moved == 0 {
+		t.Errorf("no reuse (%d) or none across offsets (%d): the cache is not exercised", reused, moved)
+	}
 }
