@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"hash/crc32"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -46,10 +47,31 @@ type chunkWorker struct {
 	liveIDs map[uint64]bool
 }
 
+// workerPool keeps chunk workers between iterations and files: their
+// chunk buffer, decoder (with the templates known from earlier chunks,
+// reusable in any file) and render slabs are made once per goroutine
+// rather than once per file.
+var workerPool sync.Pool
+
+// newChunkWorker returns a worker for f, from the pool when one is free;
+// release returns it.
 func newChunkWorker(f *File) *chunkWorker {
-	w := &chunkWorker{f: f, buf: make([]byte, chunkSize), dec: newDecoder()}
+	w, _ := workerPool.Get().(*chunkWorker)
+	if w == nil {
+		w = &chunkWorker{buf: make([]byte, chunkSize), dec: newDecoder()}
+	}
+	w.f = f
 	w.dec.global = f.templates
+	w.render.ephemeral = false
 	return w
+}
+
+// release returns the worker to the pool, keeping nothing of the file.
+func (w *chunkWorker) release() {
+	w.f, w.res, w.dec.global = nil, nil, nil
+	w.dec.strict = false
+	w.scratch = Event{EventData: w.scratch.EventData[:0]}
+	workerPool.Put(w)
 }
 
 func (w *chunkWorker) problem(off int64, id uint64, reason string) {
@@ -61,7 +83,7 @@ func (w *chunkWorker) problem(off int64, id uint64, reason string) {
 func (w *chunkWorker) chunk(idx int) (res *chunkResult) {
 	res = &chunkResult{}
 	if w.f.enc != nil {
-		res.out = w.f.outBuffer()
+		res.out = outBuffer()
 	}
 	if w.liveIDs == nil {
 		w.liveIDs = make(map[uint64]bool, 256)

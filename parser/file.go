@@ -53,8 +53,6 @@ type File struct {
 	generalOnly bool
 	// enc is the encoder of an Encoded iteration, called by the workers.
 	enc func(dst []byte, ev *Event) []byte
-	// outs recycles the chunk output buffers of Encoded.
-	outs sync.Pool
 }
 
 type idRange struct{ first, last uint64 }
@@ -281,7 +279,7 @@ func (f *File) Encoded(ctx context.Context, enc func(dst []byte, ev *Event) []by
 		f.enc = enc
 		defer func() { f.enc = nil }()
 		f.decode(ctx, func(res *chunkResult) bool {
-			defer f.recycle(res.out)
+			defer recycleOut(res.out)
 			start := 0
 			for i, it := range res.items {
 				if it.err == nil {
@@ -315,17 +313,22 @@ func prevEnd(items []chunkItem, i int) int {
 	return 0
 }
 
+// outPool recycles the chunk output buffers of Encoded, across files: a
+// collection is hundreds of logs, and buffers made per file would be
+// garbage by the hundred megabytes.
+var outPool sync.Pool
+
 // outBuffer returns an empty buffer for a chunk's encoded output.
-func (f *File) outBuffer() []byte {
-	if b, ok := f.outs.Get().(*[]byte); ok {
+func outBuffer() []byte {
+	if b, ok := outPool.Get().(*[]byte); ok {
 		return (*b)[:0]
 	}
 	return make([]byte, 0, 128<<10)
 }
 
-func (f *File) recycle(b []byte) {
+func recycleOut(b []byte) {
 	if cap(b) > 0 && cap(b) <= 4<<20 {
-		f.outs.Put(&b)
+		outPool.Put(&b)
 	}
 }
 
@@ -358,6 +361,7 @@ func (f *File) decode(ctx context.Context, deliver func(*chunkResult) bool, fail
 	}
 	if workers == 1 {
 		w := newChunkWorker(f)
+		defer w.release()
 		for i := 0; i < slots; i++ {
 			if err := ctx.Err(); err != nil {
 				fail(err)
@@ -396,6 +400,7 @@ func (f *File) parallel(ctx context.Context, slots, workers int, deliver func(*c
 		go func() {
 			defer wg.Done()
 			w := newChunkWorker(f)
+			defer w.release()
 			for {
 				select {
 				case <-tokens:
