@@ -1,7 +1,6 @@
 package parser
 
 import (
-	"bytes"
 	"encoding/binary"
 	"hash/crc32"
 )
@@ -112,5 +111,18 @@ func chunkHeaderCRC(b []byte) uint32 {
 }
 
 func isZero(b []byte) bool {
-	return len(bytes.Trim(b, "\x00")) == 0
+	// Stops at the first non-zero byte (bytes.Trim also scanned a chunk's
+	// zero padding back from its end: 7 % of a dump of the corpus).
+	for len(b) >= 8 {
+		if binary.LittleEndian.Uint64(b) != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -52,3 +52,18 @@ func TestStatsStaleCopies(t *testing.T) {
 		t.Logf("security.evtx: %d records, %d recovered, %d stale copies", st.Records, st.Recovered, st.StaleCopies)
 	}
 }
+
+func TestIsZero(t *testing.T) {
+	for _, tc := range []struct {
+		b    []byte
+		want bool
+	}{
+		{nil, true}, {make([]byte, 13), true}, {make([]byte, 65536), true},
+		{append(make([]byte, 12), 1), false}, {append([]byte{1}, make([]byte, 20)...), false},
+		{append(make([]byte, 8), 0, 0, 2), false}, {[]byte("ElfChnk\x00"), false},
+	} {
+		if got := isZero(tc.b); got != tc.want {
+			t.Errorf("isZero(% x) = %v, want %v", tc.b, got, tc.want)
+		}
+	}
+}
