@@ -140,6 +140,7 @@ type decoder struct {
 	// knownTemplate); knownBytes bounds the body bytes it keeps.
 	known      map[templateKey]*knownTemplate
 	knownBytes int
+	noReuse    bool // never reuse a template (tests)
 	// While a template body is parsed (bodyStart > 0), refs records every
 	// name reference in it.
 	bodyStart int
@@ -807,7 +808,7 @@ func (d *decoder) template(off uint32, id uint32) *template {
 // so this saves most template parsing. Carved records (strict) always
 // parse: their checks differ.
 func (d *decoder) knownTemplate(key templateKey, body []byte, bodyStart int) *template {
-	if d.strict || d.known == nil {
+	if d.strict || d.known == nil || d.noReuse {
 		return nil
 	}
 	k := d.known[key]

@@ -56,9 +56,13 @@ var workerPool sync.Pool
 // newChunkWorker returns a worker for f, from the pool when one is free;
 // release returns it.
 func newChunkWorker(f *File) *chunkWorker {
-	w, _ := workerPool.Get().(*chunkWorker)
+	var w *chunkWorker
+	if !f.noReuse {
+		w, _ = workerPool.Get().(*chunkWorker)
+	}
 	if w == nil {
 		w = &chunkWorker{buf: make([]byte, chunkSize), dec: newDecoder()}
+		w.dec.noReuse = f.noReuse
 	}
 	w.f = f
 	w.dec.global = f.templates
@@ -71,7 +75,9 @@ func (w *chunkWorker) release() {
 	w.f, w.res, w.dec.global = nil, nil, nil
 	w.dec.strict = false
 	w.scratch = Event{EventData: w.scratch.EventData[:0]}
-	workerPool.Put(w)
+	if !w.dec.noReuse {
+		workerPool.Put(w)
+	}
 }
 
 func (w *chunkWorker) problem(off int64, id uint64, reason string) {

@@ -29,6 +29,24 @@ func eventsThenJSON(data []byte, opts Options) (out []byte, errs []string) {
 	return out, errs
 }
 
+// freshEventsThenJSON is eventsThenJSON with fresh workers that reuse no
+// template parsed before.
+func freshEventsThenJSON(data []byte, opts Options) (out []byte, errs []string) {
+	f, err := NewFile(bytes.NewReader(data), int64(len(data)), "x.evtx", opts)
+	if err != nil {
+		return nil, []string{err.Error()}
+	}
+	f.noReuse = true
+	for ev, err := range f.Events(context.Background()) {
+		if err != nil {
+			errs = append(errs, err.Error())
+			continue
+		}
+		out = jsonLine(out, ev)
+	}
+	return out, errs
+}
+
 func encoded(data []byte, opts Options) (out []byte, errs []string, st Stats) {
 	f, err := NewFile(bytes.NewReader(data), int64(len(data)), "x.evtx", opts)
 	if err != nil {
@@ -47,7 +65,9 @@ func encoded(data []byte, opts Options) (out []byte, errs []string, st Stats) {
 // TestEncodedAgreesWithEvents requires File.Encoded (events encoded in the
 // workers, their memory reused) to give byte for byte the output of Events
 // plus AppendJSON, with the same errors in the same places, on every corpus
-// file and fixture, with 1 and 2 workers, with and without Recover.
+// file and fixture, with 1 and 2 workers, with and without Recover; and
+// pooled workers (knowing the templates of the files before) to write what
+// fresh ones write.
 func TestEncodedAgreesWithEvents(t *testing.T) {
 	root := testenv.Corpus(t)
 	var files []string
@@ -70,6 +90,11 @@ func TestEncodedAgreesWithEvents(t *testing.T) {
 			}
 			if len(gotErrs) != len(wantErrs) {
 				t.Errorf("%s (%+v): %d errors from Encoded, %d from Events", path, opts, len(gotErrs), len(wantErrs))
+			}
+			// Workers are pooled with the templates of the files before:
+			// fresh workers must write the same.
+			if fresh, _ := freshEventsThenJSON(data, opts); !bytes.Equal(fresh, want) {
+				t.Errorf("%s (%+v): fresh workers write %d bytes, pooled ones %d", path, opts, len(fresh), len(want))
 			}
 			total += len(got)
 		}

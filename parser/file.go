@@ -51,6 +51,9 @@ type File struct {
 	// generalOnly turns off the compiled-template fast path (tests compare
 	// the two paths).
 	generalOnly bool
+	// noReuse makes every worker fresh, with no templates known from
+	// earlier chunks or files (tests compare against it).
+	noReuse bool
 	// enc is the encoder of an Encoded iteration, called by the workers.
 	enc func(dst []byte, ev *Event) []byte
 }

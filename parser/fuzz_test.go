@@ -90,6 +90,11 @@ func FuzzFile(f *testing.F) {
 		if !bytes.Equal(got, want) || len(gotErrs) != len(wantErrs) {
 			t.Errorf("Encoded differs from Events+AppendJSON: %d vs %d bytes, %d vs %d errors", len(got), len(want), len(gotErrs), len(wantErrs))
 		}
+		// Pooled workers know templates from earlier inputs: reusing them
+		// must not change anything against fresh workers.
+		if fresh, freshErrs := freshEventsThenJSON(data, opts); !bytes.Equal(fresh, want) || len(freshErrs) != len(wantErrs) {
+			t.Errorf("fresh workers differ from pooled ones: %d vs %d bytes, %d vs %d errors", len(fresh), len(want), len(freshErrs), len(wantErrs))
+		}
 	})
 }
 
