@@ -36,6 +36,7 @@ import (
 	"hash/crc32"
 	"io"
 	"io/fs"
+	"math/bits"
 	"os"
 	"strconv"
 	"unicode/utf16"
@@ -247,6 +248,12 @@ func cutCellUnits(s string) string {
 	return s
 }
 
+// SWAR constants: a byte repeated eight times.
+const (
+	ones64  = 0x0101010101010101
+	highs64 = 0x8080808080808080
+)
+
 // appendCellXML appends s escaped as excelize escapes inline strings:
 // encoding/xml's EscapeText (with its invalid-character replacement, and
 // line feeds then restored), then every _xHHHH_ in the escaped text
@@ -257,6 +264,25 @@ func appendCellXML(dst []byte, s string) []byte {
 	hasX := false
 	last := 0
 	for i := 0; i < len(s); {
+		// Skip words of plain text: ASCII from 0x20, none of "'&<>_.
+		// The lowest flag is exact (borrows only flag bytes above a true
+		// hit), so the byte loop resumes right at it.
+		for ; i+8 <= len(s); i += 8 {
+			w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+				uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+			m := w | (w-ones64*0x20)&^w
+			for _, c := range [...]uint64{'"', '\'', '&', '<', '>', '_'} {
+				x := w ^ (ones64 * c)
+				m |= (x - ones64) &^ x
+			}
+			if m &= highs64; m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
+		}
+		if i >= len(s) {
+			break
+		}
 		c := s[i]
 		if c >= 0x20 && c < 0x80 {
 			i++
