@@ -347,9 +347,10 @@ type fastRun struct {
 	fields int // EventData fields produced, bounded by maxFastFields
 }
 
-// decodeFast decodes a record's parsed fragment with compiled templates. It
-// reports false when the record needs the general path; the caller then
-// resets the render state and renders the record the general way.
+// decodeFast decodes a record's parsed fragment into e (a zero Event) with
+// compiled templates. It reports false when the record needs the general
+// path; the caller then resets e and the render state and renders the
+// record the general way.
 func (r *renderState) decodeFast(parts []part, e *Event) bool {
 	if len(parts) != 1 || parts[0].kind != partInstance {
 		return false
