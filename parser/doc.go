@@ -28,8 +28,12 @@
 // reused, and the bytes come back in file order.
 //
 // Most records are decoded through compiled templates: a template of the
-// usual <Event><System/>payload</Event> shape is compiled once per chunk
-// into a plan that reads substitution values straight into Event fields.
+// usual <Event><System/>payload</Event> shape is compiled once into a plan
+// that reads substitution values straight into Event fields. Every chunk
+// re-defines its templates; a worker reuses the template (and plan) it
+// parsed in an earlier chunk or file when the definition is equivalent:
+// same GUID and size, the same bytes apart from chunk offsets, and every
+// name reference resolving to the same text.
 // Records of any other shape take the general path, which builds the
 // output tree; a test holds both paths to identical Events on every corpus
 // file and the fuzz target does on arbitrary input.
