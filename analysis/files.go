@@ -10,8 +10,8 @@ import (
 	"github.com/evtxscan/evtxscan/parser"
 )
 
-// FileSource reads .evtx files (and archive members) one after the other,
-// each with the parser's chunk-parallel decoding. A file that cannot be
+// FileSource reads .evtx files (and archive members) in order, each with
+// the parser's chunk-parallel decoding and the next ones decoded ahead. A file that cannot be
 // read is accounted for (Stats.Err) and reported as a warning; the next
 // file is read.
 type FileSource struct {
@@ -47,7 +47,33 @@ func (e *FileError) Error() string {
 
 func (e *FileError) Unwrap() error { return e.Err }
 
-// Events yields the events of every file in order.
+// readAhead is how many files are decoded ahead of the one whose events
+// are being yielded. A collection is mostly small logs of one or two
+// chunks, which a file's own chunk parallelism cannot spread over the
+// cores; reading the next files meanwhile does. A file ahead holds at most
+// aheadBatches batches of events until its turn.
+const (
+	readAhead    = 2
+	aheadBatch   = 256
+	aheadBatches = 4
+)
+
+// A fileRead is one file on its way through Events: its producer sends the
+// events (and warnings) in batches, in order, then closes items after
+// setting st.
+type fileRead struct {
+	it    *input.Item
+	items chan []sourceItem
+	st    parser.Stats
+}
+
+type sourceItem struct {
+	ev  *parser.Event
+	err error
+}
+
+// Events yields the events of every file in order, decoding up to
+// readAhead files ahead.
 func (s *FileSource) Events(ctx context.Context) iter.Seq2[*parser.Event, error] {
 	return func(yield func(*parser.Event, error) bool) {
 		s.stats = s.stats[:0]
@@ -61,14 +87,60 @@ func (s *FileSource) Events(ctx context.Context) iter.Seq2[*parser.Event, error]
 				return
 			}
 		}
-		for i := range s.Items {
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		reads := make(chan *fileRead, readAhead)
+		go func() {
+			defer close(reads)
+			for i := range s.Items {
+				r := &fileRead{it: &s.Items[i], items: make(chan []sourceItem, aheadBatches)}
+				select {
+				case reads <- r:
+				case <-ctx.Done():
+					return
+				}
+				go s.produce(ctx, r)
+			}
+		}()
+		for r := range reads {
+			for batch := range r.items {
+				for _, x := range batch {
+					if !yield(x.ev, x.err) {
+						return
+					}
+				}
+			}
+			s.stats = append(s.stats, r.st)
+			if s.Progress != nil && r.st.Err == nil {
+				s.Progress.Files.Add(1)
+				s.Progress.Bytes.Add(r.st.Size)
+			}
 			if ctx.Err() != nil {
 				return
 			}
-			if !s.readOne(ctx, &s.Items[i], yield) {
-				return
-			}
 		}
+	}
+}
+
+// produce reads one file for Events.
+func (s *FileSource) produce(ctx context.Context, r *fileRead) {
+	defer close(r.items)
+	batch := make([]sourceItem, 0, aheadBatch)
+	send := func() bool {
+		select {
+		case r.items <- batch:
+			batch = make([]sourceItem, 0, aheadBatch)
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	r.st = s.readOne(ctx, r.it, func(ev *parser.Event, err error) bool {
+		batch = append(batch, sourceItem{ev, err})
+		return len(batch) < aheadBatch || send()
+	})
+	if len(batch) > 0 {
+		send()
 	}
 }
 
@@ -79,10 +151,12 @@ func unwrapInput(err error) error {
 	return err
 }
 
-func (s *FileSource) readOne(ctx context.Context, it *input.Item, yield func(*parser.Event, error) bool) bool {
-	fail := func(err error) bool {
-		s.stats = append(s.stats, parser.Stats{File: it.Name, Size: it.Size, Err: err})
-		return yield(nil, &FileError{File: it.Name, Fatal: true, Err: err})
+// readOne reads one file, passing its events and warnings to emit, and
+// returns its accounting.
+func (s *FileSource) readOne(ctx context.Context, it *input.Item, emit func(*parser.Event, error) bool) parser.Stats {
+	fail := func(err error) parser.Stats {
+		emit(nil, &FileError{File: it.Name, Fatal: true, Err: err})
+		return parser.Stats{File: it.Name, Size: it.Size, Err: err}
 	}
 	r, size, closer, err := it.Open()
 	if err != nil {
@@ -96,13 +170,10 @@ func (s *FileSource) readOne(ctx context.Context, it *input.Item, yield func(*pa
 	defer f.Close()
 	for ev, err := range f.Events(ctx) {
 		if err != nil {
-			if !yield(nil, &FileError{File: it.Name, Err: err}) {
-				return false
-			}
-			continue
+			err = &FileError{File: it.Name, Err: err}
 		}
-		if !yield(ev, nil) {
-			return false
+		if !emit(ev, err) {
+			break
 		}
 	}
 	st := f.Stats()
@@ -112,12 +183,7 @@ func (s *FileSource) readOne(ctx context.Context, it *input.Item, yield func(*pa
 	if st.Size == 0 {
 		st.Size = size
 	}
-	s.stats = append(s.stats, st)
-	if s.Progress != nil {
-		s.Progress.Files.Add(1)
-		s.Progress.Bytes.Add(size)
-	}
-	return true
+	return st
 }
 
 // Stats returns the accounting of every file, in the order read.
