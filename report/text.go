@@ -34,7 +34,54 @@ func visible(s string) string { return visibleText(s, false) }
 func visibleMultiline(s string) string { return visibleText(s, true) }
 
 func visibleText(s string, keepLines bool) string {
-	i := 0
+	i := nextSpecial(s, 0, keepLines)
+	if i == len(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 16)
+	last := 0
+	for i < len(s) {
+		b.WriteString(s[last:i]) // a plain run, copied at once
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			b.WriteRune(utf8.RuneError)
+		case r == '\r' && i+1 < len(s) && s[i+1] == '\n', r == '\n', r == '\r':
+			if r == '\r' && i+1 < len(s) && s[i+1] == '\n' {
+				size = 2
+			}
+			if keepLines {
+				b.WriteByte('\n')
+			} else {
+				b.WriteString(" ⏎ ")
+			}
+		case r == '\t':
+			b.WriteString(`\t`) // with keepLines a tab is plain
+		case r < 0x20 || r == 0x7f:
+			b.WriteString(`\x`)
+			b.WriteByte("0123456789abcdef"[r>>4])
+			b.WriteByte("0123456789abcdef"[r&0xf])
+		default: // needsEscape
+			b.WriteString(`\u`)
+			h := strconv.FormatInt(int64(r), 16)
+			for n := len(h); n < 4; n++ {
+				b.WriteByte('0')
+			}
+			b.WriteString(h)
+		}
+		i += size
+		last = i
+		i = nextSpecial(s, i, keepLines)
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// nextSpecial returns the index of the first rune at or after i that
+// visibleText changes (len(s) when none): not printable ASCII, not a
+// non-ASCII rune shown as is, and with keepLines not a line feed or tab.
+func nextSpecial(s string, i int, keepLines bool) int {
 	for i < len(s) {
 		// Eight printable ASCII bytes at a time: no byte below 0x20, none
 		// at 0x7f or above (most event text).
@@ -53,53 +100,17 @@ func visibleText(s string, keepLines bool) string {
 			i++
 			continue
 		}
+		if keepLines && (c == '\n' || c == '\t') {
+			i++
+			continue
+		}
 		r, size := utf8.DecodeRuneInString(s[i:])
-		if needsEscape(r, size) && !(keepLines && (c == '\n' || c == '\t')) {
-			break
+		if c < 0x80 || needsEscape(r, size) {
+			return i
 		}
 		i += size
 	}
-	if i == len(s) {
-		return s
-	}
-	var b strings.Builder
-	b.Grow(len(s) + 16)
-	b.WriteString(s[:i])
-	for i < len(s) {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size <= 1:
-			b.WriteRune(utf8.RuneError)
-		case r == '\r' && i+1 < len(s) && s[i+1] == '\n', r == '\n', r == '\r':
-			if r == '\r' && i+1 < len(s) && s[i+1] == '\n' {
-				size = 2
-			}
-			if keepLines {
-				b.WriteByte('\n')
-			} else {
-				b.WriteString(" ⏎ ")
-			}
-		case r == '\t' && keepLines:
-			b.WriteByte('\t') // Event Viewer messages align with tabs; harmless as text
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r < 0x20 || r == 0x7f:
-			b.WriteString(`\x`)
-			b.WriteByte("0123456789abcdef"[r>>4])
-			b.WriteByte("0123456789abcdef"[r&0xf])
-		case needsEscape(r, size):
-			b.WriteString(`\u`)
-			h := strconv.FormatInt(int64(r), 16)
-			for n := len(h); n < 4; n++ {
-				b.WriteByte('0')
-			}
-			b.WriteString(h)
-		default:
-			b.WriteString(s[i : i+size])
-		}
-		i += size
-	}
-	return b.String()
+	return len(s)
 }
 
 // needsEscape reports whether a decoded rune must be shown as an escape:
