@@ -287,7 +287,7 @@ func (w *chunkWorker) record(off, size int, recovered bool, where string) {
 		*ev = Event{EventData: ev.EventData[:0]}
 		w.render.ephemeral = true
 	} else {
-		ev = &Event{}
+		ev = w.render.newEvent()
 	}
 	err := w.decodeRecord(off+recordHeaderSize, off+size-4, ev)
 	if err != nil {

@@ -408,7 +408,11 @@ func (r *renderState) decodeFast(parts []part, e *Event) bool {
 	if r.haveInsert {
 		e.InsertionStrings = r.insertion
 	} else if len(e.EventData) > 0 {
-		e.InsertionStrings = make([]string, len(e.EventData))
+		if r.ephemeral {
+			e.InsertionStrings = make([]string, len(e.EventData))
+		} else {
+			e.InsertionStrings = r.stringSlice(len(e.EventData))[:len(e.EventData)]
+		}
 		for i := range e.EventData {
 			e.InsertionStrings[i] = e.EventData[i].Value
 		}
@@ -609,7 +613,7 @@ func (run *fastRun) data(e *Event, d *dataPlan, st *instState) bool {
 	}
 	e.EventDataName = name
 	if e.EventData == nil {
-		e.EventData = make([]Field, 0, len(d.fields))
+		e.EventData = run.r.fieldSlice(len(d.fields))
 	}
 	for i := range d.fields {
 		f := &d.fields[i]

@@ -167,3 +167,40 @@ func TestEncodedStop(t *testing.T) {
 		t.Errorf("no output before the break")
 	}
 }
+
+// TestEventsStayIntact: Events hands out events carved from shared slabs
+// (events, fields, strings, value bytes); an event must not change after
+// it was yielded, whatever the parser does next. Every event's JSON is
+// taken when yielded and again after the whole corpus has been read.
+func TestEventsStayIntact(t *testing.T) {
+	root := testenv.Corpus(t)
+	type kept struct {
+		ev   *Event
+		json string
+	}
+	var all []kept
+	for _, rel := range corpusFiles(t, root) {
+		data, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(rel)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := NewFile(bytes.NewReader(data), int64(len(data)), rel, Options{Workers: 2, Recover: true})
+		if err != nil {
+			continue
+		}
+		for ev, err := range f.Events(context.Background()) {
+			if err == nil {
+				all = append(all, kept{ev, string(AppendJSON(nil, ev))})
+			}
+		}
+	}
+	changed := 0
+	for _, k := range all {
+		if got := string(AppendJSON(nil, k.ev)); got != k.json {
+			if changed++; changed <= 3 {
+				t.Errorf("%s record %d changed after it was yielded:\nthen %.300s\nnow  %.300s", k.ev.Source.File, k.ev.Source.RecordID, k.json, got)
+			}
+		}
+	}
+	t.Logf("%d events kept and checked", len(all))
+}

@@ -73,6 +73,70 @@ type renderState struct {
 	ephemeral    bool
 	arena        []byte
 	insertionBuf []string
+
+	// Otherwise the Events a worker hands out are carved from slabs:
+	// events, fields, insertion strings and value bytes come from blocks
+	// allocated a few KiB at a time instead of one allocation each. A
+	// block is never written again once carved: the events own it.
+	evSlab    []Event
+	fieldSlab []Field
+	strSlab   []string
+	byteSlab  []byte
+}
+
+// newEvent returns a zero Event from the slab.
+func (r *renderState) newEvent() *Event {
+	if len(r.evSlab) == 0 {
+		r.evSlab = make([]Event, 64)
+	}
+	e := &r.evSlab[0]
+	r.evSlab = r.evSlab[1:]
+	return e
+}
+
+// fieldSlice returns an empty, non-nil slice with room for n fields.
+// Appending past n moves the slice (its capacity is capped), so events
+// never share elements.
+func (r *renderState) fieldSlice(n int) []Field {
+	if n > 64 {
+		return make([]Field, 0, n)
+	}
+	if len(r.fieldSlab) < n || len(r.fieldSlab) == 0 {
+		r.fieldSlab = make([]Field, 1024)
+	}
+	f := r.fieldSlab[:0:n]
+	r.fieldSlab = r.fieldSlab[n:]
+	return f
+}
+
+// stringSlice is fieldSlice for strings.
+func (r *renderState) stringSlice(n int) []string {
+	if n > 64 {
+		return make([]string, 0, n)
+	}
+	if len(r.strSlab) < n || len(r.strSlab) == 0 {
+		r.strSlab = make([]string, 1024)
+	}
+	s := r.strSlab[:0:n]
+	r.strSlab = r.strSlab[n:]
+	return s
+}
+
+// keep returns b as a string that shares a byte block with other values
+// of the worker's events (one allocation per block, not per value).
+func (r *renderState) keep(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if len(b) > 1024 {
+		return string(b)
+	}
+	if cap(r.byteSlab)-len(r.byteSlab) < len(b) {
+		r.byteSlab = make([]byte, 0, 16<<10)
+	}
+	start := len(r.byteSlab)
+	r.byteSlab = append(r.byteSlab, b...)
+	return unsafe.String(&r.byteSlab[start], len(b))
 }
 
 const slabSize = 128
@@ -131,7 +195,7 @@ func (r *renderState) newInst(in *instance, nested bool) *instState {
 		if r.ephemeral {
 			r.insertion = r.insertionBuf[:0]
 		} else {
-			r.insertion = make([]string, 0, len(in.values))
+			r.insertion = r.stringSlice(len(in.values))
 		}
 		for i, v := range in.values {
 			switch {
@@ -181,12 +245,12 @@ func (st *instState) scalar(r *renderState, i int) string {
 func (r *renderState) intern(b []byte, st *instState, i int) string {
 	t := st.in.tmpl
 	if t.shared {
-		return string(b) // read by several workers: no cache writes
+		return r.keep(b) // read by several workers: no cache writes
 	}
 	if i < len(t.last) && t.last[i] == string(b) {
 		return t.last[i]
 	}
-	s := string(b)
+	s := r.keep(b)
 	if len(b) <= 64 {
 		if i >= len(t.last) && i < 1024 {
 			t.last = append(t.last, make([]string, i+1-len(t.last))...)
