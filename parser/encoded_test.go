@@ -15,28 +15,21 @@ func jsonLine(dst []byte, ev *Event) []byte { return append(AppendJSON(dst, ev),
 // eventsThenJSON is the reference for Encoded: Events, then AppendJSON of
 // each event on the caller's goroutine; errors as text, in order.
 func eventsThenJSON(data []byte, opts Options) (out []byte, errs []string) {
-	f, err := NewFile(bytes.NewReader(data), int64(len(data)), "x.evtx", opts)
-	if err != nil {
-		return nil, []string{err.Error()}
-	}
-	for ev, err := range f.Events(context.Background()) {
-		if err != nil {
-			errs = append(errs, err.Error())
-			continue
-		}
-		out = jsonLine(out, ev)
-	}
-	return out, errs
+	return readJSON(data, opts, false)
 }
 
 // freshEventsThenJSON is eventsThenJSON with fresh workers that reuse no
 // template parsed before.
 func freshEventsThenJSON(data []byte, opts Options) (out []byte, errs []string) {
+	return readJSON(data, opts, true)
+}
+
+func readJSON(data []byte, opts Options, fresh bool) (out []byte, errs []string) {
 	f, err := NewFile(bytes.NewReader(data), int64(len(data)), "x.evtx", opts)
 	if err != nil {
 		return nil, []string{err.Error()}
 	}
-	f.noReuse = true
+	f.noReuse = fresh
 	for ev, err := range f.Events(context.Background()) {
 		if err != nil {
 			errs = append(errs, err.Error())

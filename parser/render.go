@@ -97,28 +97,23 @@ func (r *renderState) newEvent() *Event {
 // fieldSlice returns an empty, non-nil slice with room for n fields.
 // Appending past n moves the slice (its capacity is capped), so events
 // never share elements.
-func (r *renderState) fieldSlice(n int) []Field {
-	if n > 64 {
-		return make([]Field, 0, n)
-	}
-	if len(r.fieldSlab) < n || len(r.fieldSlab) == 0 {
-		r.fieldSlab = make([]Field, 1024)
-	}
-	f := r.fieldSlab[:0:n]
-	r.fieldSlab = r.fieldSlab[n:]
-	return f
-}
+func (r *renderState) fieldSlice(n int) []Field { return carve(&r.fieldSlab, n) }
 
 // stringSlice is fieldSlice for strings.
-func (r *renderState) stringSlice(n int) []string {
+func (r *renderState) stringSlice(n int) []string { return carve(&r.strSlab, n) }
+
+// carve cuts an empty slice of capacity n from the front of *slab, starting
+// a new block of 1024 when the slab is short (and allocating on its own a
+// slice of more than 64).
+func carve[T any](slab *[]T, n int) []T {
 	if n > 64 {
-		return make([]string, 0, n)
+		return make([]T, 0, n)
 	}
-	if len(r.strSlab) < n || len(r.strSlab) == 0 {
-		r.strSlab = make([]string, 1024)
+	if len(*slab) < n || len(*slab) == 0 {
+		*slab = make([]T, 1024)
 	}
-	s := r.strSlab[:0:n]
-	r.strSlab = r.strSlab[n:]
+	s := (*slab)[:0:n]
+	*slab = (*slab)[n:]
 	return s
 }
 
