@@ -128,6 +128,10 @@ func Run(ctx context.Context, src Source, cfg Config) (*Result, error) {
 		if rw, err = report.New(cfg.Report); err != nil {
 			return nil, err
 		}
+		// A run that fails or is cancelled before Close leaves no writer
+		// goroutine and no partial report behind (Abort is a no-op after
+		// Close).
+		defer rw.Abort()
 	}
 
 	// Phase 1: read, filter, render messages, put in time order.

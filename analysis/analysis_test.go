@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"iter"
+	"os"
+	"runtime"
 	"testing"
 	"time"
 
 	"github.com/evtxscan/evtxscan/filter"
 	"github.com/evtxscan/evtxscan/parser"
+	"github.com/evtxscan/evtxscan/report"
 	"github.com/evtxscan/evtxscan/rules"
 )
 
@@ -116,5 +119,61 @@ func TestDeduperKeepsDifferentRecordsOfOneInstant(t *testing.T) {
 	e := msiEvent("b", 1, t0.Add(time.Second), 1035) // same id, other time: another record (log cleared)
 	if d.seen(e) {
 		t.Error("a record at another time is not a duplicate")
+	}
+}
+
+// cancellingSource cancels the run's context after n events.
+type cancellingSource struct {
+	sliceSource
+	n      int
+	cancel context.CancelFunc
+}
+
+func (s *cancellingSource) Events(ctx context.Context) iter.Seq2[*parser.Event, error] {
+	return func(yield func(*parser.Event, error) bool) {
+		for i, e := range s.events {
+			if i == s.n {
+				s.cancel()
+			}
+			if !yield(e, nil) {
+				return
+			}
+		}
+	}
+}
+
+// TestRunCancelledLeavesNothing: a run cancelled after its report writers
+// started stops their goroutines and leaves no workbook, page or temporary
+// file; only the streamed CSV/JSONL timelines stay, as far as they got
+// (flatFile.abort keeps them on purpose, for pipelines).
+func TestRunCancelledLeavesNothing(t *testing.T) {
+	t0 := time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC)
+	var evs []*parser.Event
+	for i := range 5000 {
+		evs = append(evs, msiEvent("a.evtx", uint64(i+1), t0.Add(time.Duration(i)*time.Second), 1040, "C:\\x.msi", "6700"))
+	}
+	before := runtime.NumGoroutine()
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	src := &cancellingSource{sliceSource: sliceSource{events: evs}, n: 2000, cancel: cancel}
+	_, err := Run(ctx, src, Config{Report: report.Options{Dir: dir, Formats: []string{"xlsx", "html", "csv", "jsonl"}}, TempDir: t.TempDir()})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run: %v, want context.Canceled", err)
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if n := e.Name(); n != report.TimelineJSONLName && n != report.TimelineCSVName {
+			t.Errorf("left behind: %s", n)
+		}
+	}
+	for range 50 {
+		if runtime.NumGoroutine() <= before {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Errorf("%d goroutines after the run, %d before", n, before)
 	}
 }

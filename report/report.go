@@ -101,11 +101,12 @@ type Writer struct {
 	opts Options
 	loc  *time.Location
 
-	xlsx  *xlsxWriter
-	pipe  *xlsxPipe // xlsx rows go through it, written on their own goroutine
-	html  *htmlWriter
-	csv   *csvWriter
-	jsonl *jsonlWriter
+	xlsx     *xlsxWriter
+	pipe     *rowPipe // xlsx rows go through it, written on their own goroutine
+	htmlPipe *rowPipe // and HTML rows through this one
+	html     *htmlWriter
+	csv      *csvWriter
+	jsonl    *jsonlWriter
 
 	events    int
 	first     time.Time
@@ -162,7 +163,10 @@ func New(opts Options) (*Writer, error) {
 		return nil, err
 	}
 	if w.xlsx != nil {
-		w.pipe = newXLSXPipe(w.xlsx)
+		w.pipe = newRowPipe(w.xlsx)
+	}
+	if w.html != nil {
+		w.htmlPipe = newRowPipe(w.html)
 	}
 	return w, nil
 }
@@ -199,8 +203,8 @@ func (w *Writer) AddEvent(ev *parser.Event) error {
 	if w.pipe != nil {
 		w.setErr(w.pipe.event(&row))
 	}
-	if w.html != nil {
-		w.setErr(w.html.event(&row))
+	if w.htmlPipe != nil {
+		w.setErr(w.htmlPipe.event(&row))
 	}
 	if w.csv != nil {
 		w.setErr(w.csv.event(&row))
@@ -232,6 +236,9 @@ func (w *Writer) Close(s Summary) error {
 	if w.pipe != nil {
 		w.setErr(w.pipe.finish())
 	}
+	if w.htmlPipe != nil {
+		w.setErr(w.htmlPipe.finish())
+	}
 	if w.err != nil {
 		w.abort()
 		return w.err
@@ -259,6 +266,23 @@ func (w *Writer) Close(s Summary) error {
 		w.abort()
 	}
 	return w.err
+}
+
+// Abort stops the writers' goroutines and removes what they wrote, for a
+// run that ends without Close (an error or a cancellation). It does nothing
+// after Close.
+func (w *Writer) Abort() {
+	if w.closed {
+		return
+	}
+	w.closed = true
+	if w.pipe != nil {
+		w.pipe.finish()
+	}
+	if w.htmlPipe != nil {
+		w.htmlPipe.finish()
+	}
+	w.abort()
 }
 
 // abort releases every temporary file after a failure.
