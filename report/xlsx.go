@@ -52,6 +52,9 @@ type xlsxWriter struct {
 	// timelineViaExcelize is set.
 	rows    *timelineRows
 	allRows []*timelineRows
+	// memo keeps, for the columns whose text repeats row after row
+	// (computer, channel, provider, file), the last text and its cell XML.
+	memo [4]cellMemo
 
 	styles xlsxStyles
 }
@@ -244,14 +247,14 @@ func (x *xlsxWriter) event(r *eventRow) error {
 		row, style := x.tlRow, x.styles.eventLevel[r.level]
 		t.startRow(row, style)
 		t.textCell('A', row, style, r.time.In(x.loc).Format(displayTimeLayout))
-		t.textCell('B', row, style, cellText(ev.System.Computer))
-		t.textCell('C', row, style, cellText(ev.System.Channel))
-		t.textCell('D', row, style, cellText(ev.System.Provider))
+		t.memoCell('B', row, style, ev.System.Computer, &x.memo[0])
+		t.memoCell('C', row, style, ev.System.Channel, &x.memo[1])
+		t.memoCell('D', row, style, ev.System.Provider, &x.memo[2])
 		t.uintCell('E', row, style, uint64(ev.System.EventID))
 		t.textCell('F', row, style, r.level)
 		t.textCell('G', row, style, cellText(r.details))
 		t.uintCell('H', row, style, recordID(ev.Source.RecordID, ev.System.EventRecordID))
-		t.textCell('I', row, style, cellText(ev.Source.File))
+		t.memoCell('I', row, style, ev.Source.File, &x.memo[3])
 		if err := t.endRow(); err != nil {
 			return x.wrap(err)
 		}

@@ -214,6 +214,33 @@ func (t *timelineRows) textCell(col byte, row, style int, s string) {
 	t.buf = append(t.buf, `</t></is></c>`...)
 }
 
+// A cellMemo remembers the last raw text of a column and the XML of its
+// cell after the cell reference: textCell of cellText(raw), computed once
+// while the column repeats.
+type cellMemo struct {
+	raw string
+	ok  bool
+	xml []byte
+}
+
+// memoCell writes textCell(col, row, style, cellText(raw)), reusing the
+// XML of the previous row when raw is the same.
+func (t *timelineRows) memoCell(col byte, row, style int, raw string, m *cellMemo) {
+	if !m.ok || m.raw != raw {
+		s := cellText(raw)
+		m.raw, m.ok = raw, true
+		m.xml = append(m.xml[:0], ` t="inlineStr"><is><t`...)
+		if keepsSpace(s) {
+			m.xml = append(m.xml, ` xml:space="preserve"`...)
+		}
+		m.xml = append(m.xml, '>')
+		m.xml = appendCellXML(m.xml, s)
+		m.xml = append(m.xml, `</t></is></c>`...)
+	}
+	t.cellStart(col, row, style)
+	t.buf = append(t.buf, m.xml...)
+}
+
 // excelCellUnits is the most UTF-16 units excelize keeps of a cell.
 const excelCellUnits = 32767
 
