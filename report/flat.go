@@ -81,7 +81,7 @@ func newCSVWriter(dir string, loc *time.Location) (*csvWriter, error) {
 
 func (c *csvWriter) event(r *eventRow) error {
 	ev := r.ev
-	c.rec[0] = r.time.In(c.loc).Format(displayTimeLayout)
+	c.rec[0] = displayTime(r.time, c.loc, 7)
 	c.rec[1] = cellText(ev.System.Computer)
 	c.rec[2] = cellText(ev.System.Channel)
 	c.rec[3] = cellText(ev.System.Provider)

@@ -182,7 +182,7 @@ func shortTime(t time.Time, loc *time.Location) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.In(loc).Format(shortTimeLayout)
+	return displayTime(t, loc, 3)
 }
 
 func (h *htmlWriter) abort() {

@@ -86,6 +86,61 @@ const (
 	shortTimeLayout   = "2006-01-02 15:04:05.000 -07:00"     // HTML
 )
 
+// displayTime formats t in loc as displayTimeLayout (frac 7) or
+// shortTimeLayout (frac 3) does, without walking the layout for every row:
+// each timeline row has a time, so this is paid once per event and format.
+func displayTime(t time.Time, loc *time.Location, frac int) string {
+	t = t.In(loc)
+	y, mo, d := t.Date()
+	if y < 0 || y > 9999 {
+		if frac == 3 {
+			return t.Format(shortTimeLayout)
+		}
+		return t.Format(displayTimeLayout)
+	}
+	h, mi, sec := t.Clock()
+	var b [36]byte
+	n := 0
+	put := func(v, width int) {
+		for i := width - 1; i >= 0; i-- {
+			b[n+i] = byte('0' + v%10)
+			v /= 10
+		}
+		n += width
+	}
+	sep := func(c byte) { b[n] = c; n++ }
+	put(y, 4)
+	sep('-')
+	put(int(mo), 2)
+	sep('-')
+	put(d, 2)
+	sep(' ')
+	put(h, 2)
+	sep(':')
+	put(mi, 2)
+	sep(':')
+	put(sec, 2)
+	sep('.')
+	if frac == 3 {
+		put(t.Nanosecond()/1e6, 3) // truncated, as Format does
+	} else {
+		put(t.Nanosecond()/100, 7)
+	}
+	sep(' ')
+	_, off := t.Zone()
+	zone := off / 60 // Format drops the seconds of an offset
+	if zone < 0 {
+		sep('-')
+		zone = -zone
+	} else {
+		sep('+')
+	}
+	put(zone/60, 2)
+	sep(':')
+	put(zone%60, 2)
+	return string(b[:n])
+}
+
 func dataTime(t time.Time) string {
 	if t.IsZero() {
 		return ""

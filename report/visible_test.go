@@ -1,9 +1,11 @@
 package report
 
 import (
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -69,4 +71,30 @@ func FuzzVisibleText(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestDisplayTime checks the hand-written formatter against time.Format
+// for both layouts, in zones with odd offsets and daylight saving time.
+func TestDisplayTime(t *testing.T) {
+	zones := []*time.Location{time.UTC, time.FixedZone("x", 5*3600+30*60), time.FixedZone("y", -(3*3600 + 30*60)),
+		time.FixedZone("lmt", -(17*60 + 30)), time.FixedZone("z", 14*3600)}
+	if ny, err := time.LoadLocation("America/New_York"); err == nil {
+		zones = append(zones, ny)
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	times := []time.Time{time.Date(1601, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(2024, 3, 10, 7, 0, 0, 123456789, time.UTC), time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(10001, 1, 1, 0, 0, 0, 0, time.UTC)}
+	for range 3000 {
+		times = append(times, time.Unix(r.Int64N(253402300799+11644473600)-11644473600, r.Int64N(1e9)))
+	}
+	for _, loc := range zones {
+		for _, tm := range times {
+			if got, want := displayTime(tm, loc, 7), tm.In(loc).Format(displayTimeLayout); got != want {
+				t.Fatalf("displayTime(%v, %v, 7) = %q, want %q", tm, loc, got, want)
+			}
+			if got, want := displayTime(tm, loc, 3), tm.In(loc).Format(shortTimeLayout); got != want {
+				t.Fatalf("displayTime(%v, %v, 3) = %q, want %q", tm, loc, got, want)
+			}
+		}
+	}
 }

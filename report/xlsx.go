@@ -246,7 +246,7 @@ func (x *xlsxWriter) event(r *eventRow) error {
 		x.tlRow++
 		row, style := x.tlRow, x.styles.eventLevel[r.level]
 		t.startRow(row, style)
-		t.textCell('A', row, style, r.time.In(x.loc).Format(displayTimeLayout))
+		t.textCell('A', row, style, displayTime(r.time, x.loc, 7))
 		t.memoCell('B', row, style, ev.System.Computer, &x.memo[0])
 		t.memoCell('C', row, style, ev.System.Channel, &x.memo[1])
 		t.memoCell('D', row, style, ev.System.Provider, &x.memo[2])
@@ -260,7 +260,7 @@ func (x *xlsxWriter) event(r *eventRow) error {
 		}
 		return nil
 	}
-	x.row[0] = r.time.In(x.loc).Format(displayTimeLayout)
+	x.row[0] = displayTime(r.time, x.loc, 7)
 	x.row[1] = cellText(ev.System.Computer)
 	x.row[2] = cellText(ev.System.Channel)
 	x.row[3] = cellText(ev.System.Provider)
