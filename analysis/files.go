@@ -63,6 +63,7 @@ const (
 // setting st.
 type fileRead struct {
 	it    *input.Item
+	share int64 // of the memory window (see input.Window)
 	items chan []sourceItem
 	st    parser.Stats
 }
@@ -90,10 +91,17 @@ func (s *FileSource) Events(ctx context.Context) iter.Seq2[*parser.Event, error]
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		reads := make(chan *fileRead, readAhead)
+		// Compressed archive members are decompressed in memory: reading
+		// ahead must not hold several big ones at once.
+		win := input.NewWindow(ctx, input.DefaultWindow)
 		go func() {
 			defer close(reads)
 			for i := range s.Items {
-				r := &fileRead{it: &s.Items[i], items: make(chan []sourceItem, aheadBatches)}
+				share, ok := win.Acquire(&s.Items[i])
+				if !ok {
+					return
+				}
+				r := &fileRead{it: &s.Items[i], share: share, items: make(chan []sourceItem, aheadBatches)}
 				select {
 				case reads <- r:
 				case <-ctx.Done():
@@ -110,6 +118,7 @@ func (s *FileSource) Events(ctx context.Context) iter.Seq2[*parser.Event, error]
 					}
 				}
 			}
+			win.Release(r.share)
 			s.stats = append(s.stats, r.st)
 			if s.Progress != nil && r.st.Err == nil {
 				s.Progress.Files.Add(1)

@@ -51,7 +51,11 @@ type Item struct {
 	// Size is the size in bytes (for a compressed member, its declared
 	// uncompressed size).
 	Size int64
-	open func() (io.ReaderAt, int64, io.Closer, error)
+	// InMemory is what opening the item holds in memory: a compressed
+	// archive member is decompressed whole (its declared size, at most
+	// MaxMemberSize); files and stored members are read in place (0).
+	InMemory int64
+	open     func() (io.ReaderAt, int64, io.Closer, error)
 }
 
 // Open opens the item for reading. The caller closes the returned Closer.
@@ -211,7 +215,11 @@ func expandZip(path string, opts Options) ([]Item, []error) {
 		if !strings.EqualFold(filepath.Ext(zf.Name), ".evtx") && !zipMemberHasSignature(zf) {
 			continue
 		}
-		items = append(items, zipItem(path, i, name, int64(zf.UncompressedSize64), opts.MaxMemberSize))
+		it := zipItem(path, i, name, int64(zf.UncompressedSize64), opts.MaxMemberSize)
+		if !(zf.Method == zip.Store && zf.CompressedSize64 == zf.UncompressedSize64) {
+			it.InMemory = min(int64(zf.UncompressedSize64), opts.MaxMemberSize)
+		}
+		items = append(items, it)
 	}
 	sort.SliceStable(items, func(i, j int) bool { return items[i].Name < items[j].Name })
 	return items, errs

@@ -106,6 +106,7 @@ const dumpAhead = 2
 // are only valid until the iteration goes on).
 type dumpJob struct {
 	it     *input.Item
+	share  int64 // of the memory window (see input.Window)
 	blocks chan dumpBlock
 	ack    chan struct{}
 	// Set by the producer before it closes blocks.
@@ -125,10 +126,17 @@ func dumpFiles(items []input.Item, o *dumpOptions, w *bufio.Writer, out, stderr 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	jobs := make(chan *dumpJob, dumpAhead)
+	// Compressed archive members are decompressed in memory: decoding
+	// ahead must not hold several big ones at once.
+	win := input.NewWindow(ctx, input.DefaultWindow)
 	go func() {
 		defer close(jobs)
 		for i := range items {
-			j := &dumpJob{it: &items[i], blocks: make(chan dumpBlock), ack: make(chan struct{})}
+			share, ok := win.Acquire(&items[i])
+			if !ok {
+				return
+			}
+			j := &dumpJob{it: &items[i], share: share, blocks: make(chan dumpBlock), ack: make(chan struct{})}
 			select {
 			case jobs <- j:
 			case <-ctx.Done():
@@ -148,6 +156,7 @@ func dumpFiles(items []input.Item, o *dumpOptions, w *bufio.Writer, out, stderr 
 			}
 			j.ack <- struct{}{}
 		}
+		win.Release(j.share)
 		if j.openErr != "" {
 			fmt.Fprintf(stderr, "evtxscan dump: %s\n", j.openErr)
 			*code = exitUnreadable
