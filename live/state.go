@@ -8,7 +8,6 @@ import (
 	"github.com/evtxscan/evtxscan/internal/atomicfile"
 	"io"
 	"os"
-	"sort"
 	"time"
 )
 
@@ -107,14 +106,4 @@ func SaveState(path string, st State) error {
 func quarantineState(path string, now time.Time) (string, error) {
 	to := path + ".damaged-" + now.UTC().Format("20060102T150405Z")
 	return to, os.Rename(path, to)
-}
-
-// sortedChannels returns the channel names of st in order.
-func (st State) sortedChannels() []string {
-	names := make([]string, 0, len(st.Channels))
-	for n := range st.Channels {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
 }

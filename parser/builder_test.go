@@ -60,9 +60,6 @@ func (cb *chunkBuilder) name(s string) uint32 {
 	return off
 }
 
-// nameRef writes a back-reference to a name defined earlier.
-func (cb *chunkBuilder) nameRef(off uint32) { cb.u32(off) }
-
 // open starts an element; withDep writes a dependency id (template bodies).
 func (cb *chunkBuilder) open(name string, dep int, attrs bool) {
 	tok := byte(tokOpenStart)

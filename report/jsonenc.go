@@ -58,11 +58,6 @@ func (o *objectWriter) int(k string, v int64) {
 	o.b = strconv.AppendInt(o.b, v, 10)
 }
 
-func (o *objectWriter) bool(k string, v bool) {
-	o.key(k)
-	o.b = strconv.AppendBool(o.b, v)
-}
-
 // raw adds a value already encoded as JSON.
 func (o *objectWriter) raw(k string, v []byte) {
 	o.key(k)
