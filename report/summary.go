@@ -250,5 +250,5 @@ func (v *view) displayTime(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.In(v.loc).Format(displayTimeLayout)
+	return displayTime(t, v.loc, 7)
 }
