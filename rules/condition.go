@@ -218,6 +218,19 @@ func (p *condParser) errAt(tok *condToken, format string, args ...any) {
 	p.de.at(&n, "condition: "+format, args...)
 }
 
+// unsupportedAt is errAt for valid Sigma evtxscan cannot run.
+func (p *condParser) unsupportedAt(tok *condToken, kind, format string, args ...any) {
+	if p.bad {
+		return
+	}
+	p.bad = true
+	n := *p.node
+	if tok != nil && n.Style == 0 && n.Line > 0 {
+		n.Column += tok.col
+	}
+	p.de.unsupported(&n, kind, "condition: "+format, args...)
+}
+
 func (p *condParser) peek() *condToken {
 	if p.pos < len(p.toks) {
 		return &p.toks[p.pos]
@@ -247,7 +260,7 @@ func parseCondition(de *docErrors, n *yaml.Node, det *detection) condNode {
 	c := p.parseOr()
 	if t := p.peek(); t != nil && !p.bad {
 		if t.text == "|" {
-			p.errAt(t, "aggregations (| count() …, near) are the obsolete Sigma syntax, not supported: write a correlation rule")
+			p.unsupportedAt(t, "unsupported-aggregation", "aggregations (| count() …, near) are the obsolete Sigma syntax, not supported: write a correlation rule")
 		} else {
 			p.errAt(t, "unexpected %q (check the and/or/not operators and the parentheses)", t.text)
 		}

@@ -121,7 +121,7 @@ func parseCorrelation(de *docErrors, n *yaml.Node) *correlation {
 	case t == "":
 		de.at(n, "correlation needs `type:` (event_count, value_count, temporal, temporal_ordered or absence)")
 	case t == "value_sum" || t == "value_avg" || t == "value_percentile":
-		de.at(kv["type"], "correlation type %s is not supported (use event_count, value_count, temporal, temporal_ordered or absence)", t)
+		de.unsupported(kv["type"], "unsupported-correlation", "correlation type %s is not supported (use event_count, value_count, temporal, temporal_ordered or absence)", t)
 	case !ok:
 		de.at(kv["type"], "unknown correlation type %q (use event_count, value_count, temporal, temporal_ordered or absence)", t)
 	}

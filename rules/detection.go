@@ -247,7 +247,7 @@ func parseDetection(de *docErrors, n *yaml.Node) *detection {
 				de.at(v, "condition must be a string or a list of strings")
 			}
 		case "timeframe":
-			de.at(k, "timeframe belongs to the obsolete aggregation syntax, not supported: write a correlation rule with timespan")
+			de.unsupported(k, "unsupported-aggregation", "timeframe belongs to the obsolete aggregation syntax, not supported: write a correlation rule with timespan")
 		default:
 			if _, dup := d.sels[k.Value]; dup {
 				de.at(k, "search identifier %q defined twice (rename one)", k.Value)
@@ -332,6 +332,10 @@ func parseAndMap(de *docErrors, n *yaml.Node) []*fieldTest {
 	return out
 }
 
+// knownModifiers are the modifier names, for "did you mean".
+var knownModifiers = []string{"contains", "startswith", "endswith", "all", "cased", "neq", "exists", "re", "i", "m", "s",
+	"cidr", "fieldref", "gt", "gte", "lt", "lte", "windash", "base64", "base64offset", "utf16le", "utf16be", "utf16", "wide", "expand"}
+
 var timeModifiers = map[string]bool{"minute": true, "hour": true, "day": true, "week": true, "month": true, "year": true}
 
 // parseFieldTest compiles one `Field|mod|mod: value(s)` entry; key is the
@@ -393,13 +397,13 @@ func parseFieldTest(de *docErrors, keyNode *yaml.Node, spec string, val *yaml.No
 		case "windash", "base64", "base64offset", "utf16le", "utf16be", "utf16", "wide":
 			transforms = append(transforms, m)
 		case "expand":
-			de.at(keyNode, "modifier expand is not supported: evtxscan has no source of placeholder values (replace the %%placeholder%% with the values)")
+			de.unsupported(keyNode, "unsupported-modifier", "modifier expand is not supported: evtxscan has no source of placeholder values (replace the %%placeholder%% with the values)")
 			ok = false
 		default:
 			if timeModifiers[m] {
-				de.at(keyNode, "time modifier %q is not supported (compare the time with a correlation instead)", m)
+				de.unsupported(keyNode, "unsupported-modifier", "time modifier %q is not supported (compare the time with a correlation instead)", m)
 			} else {
-				de.at(keyNode, "unknown modifier %q (see the Sigma modifiers appendix for the names)", m)
+				de.at(keyNode, "unknown modifier %q%s (see the Sigma modifiers appendix for the names)", m, didYouMean(m, knownModifiers))
 			}
 			ok = false
 		}
@@ -473,7 +477,7 @@ func parseFieldTest(de *docErrors, keyNode *yaml.Node, spec string, val *yaml.No
 			}
 			m, err := compileRegex(expr)
 			if err != nil {
-				de.at(v, "regular expression %q is not supported by Go's RE2 engine (rewrite it without look-around or back-references): %v", raw, err)
+				de.unsupported(v, "unsupported-regex", "regular expression %q is not supported by Go's RE2 engine (rewrite it without look-around or back-references): %v", raw, err)
 				continue
 			}
 			t.groups = append(t.groups, []matcher{m})

@@ -62,7 +62,7 @@ func ExampleLint() {
 	defer os.RemoveAll(dir)
 	bad := `title: Bad rule
 id: bad
-logsource: {product: windows, service: nosuch}
+logsource: {product: windows, service: securty}
 detection:
   sel: {Image|endswithh: '\\x.exe'}
   condition: sel or missing
@@ -76,7 +76,7 @@ detection:
 		fmt.Println(p)
 	}
 	// Output:
-	// bad.yml:3:40: rule bad: unknown logsource service "nosuch" (known: application, application-experience, applocker, appmodel-runtime, appxdeployment-server, appxpackaging-om, bitlocker, bits-client, capi2, certificateservicesclient-lifecycle-system, codeintegrity-operational, dhcp, …)
-	// bad.yml:5:9: rule bad: unknown modifier "endswithh" (see the Sigma modifiers appendix for the names)
-	// bad.yml:6:21: rule bad: condition: unknown search identifier "missing" (define it under detection)
+	// bad.yml:3:40: error: rule bad: unknown logsource service "securty" (did you mean security?)
+	// bad.yml:5:9: error: rule bad: unknown modifier "endswithh" (did you mean endswith?) (see the Sigma modifiers appendix for the names)
+	// bad.yml:6:21: error: rule bad: condition: unknown search identifier "missing" (define it under detection)
 }

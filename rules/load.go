@@ -17,22 +17,58 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
+// A Severity says how bad a Problem is, and so what a scan does about it.
+type Severity uint8
+
+const (
+	// SeverityError: the file or rule is broken (bad YAML, an invalid
+	// rule, a typo in a modifier or log source). A scan refuses to start.
+	SeverityError Severity = iota
+	// SeverityUnsupported: valid Sigma that evtxscan cannot run (another
+	// product than Windows, an unmapped log source, the expand or time
+	// modifiers, a regular expression RE2 cannot compile, filter
+	// documents, the obsolete aggregation syntax). The rule is skipped, a
+	// scan says how many, and rules lint lists them.
+	SeverityUnsupported
+	// SeverityWarning: the rule loads but is likely wrong (an unknown
+	// field name, a condition that can never be true). Only Lint reports
+	// warnings.
+	SeverityWarning
+)
+
+// String returns "error", "unsupported" or "warning".
+func (s Severity) String() string {
+	switch s {
+	case SeverityUnsupported:
+		return "unsupported"
+	case SeverityWarning:
+		return "warning"
+	}
+	return "error"
+}
+
 // A Problem is one thing wrong in a rule or field map file, with its
 // position. Problems come back from Lint and inside a LoadError.
 type Problem struct {
 	File      string
 	Line, Col int
-	Rule      string // rule id (or title, or "fieldmap <name>"); empty when the file itself is wrong
-	Msg       string // what is wrong (what to do)
+	Severity  Severity
+	// Kind groups problems for counting: "unknown-field", "never-matches",
+	// "unsupported-logsource", … (empty for most errors).
+	Kind string
+	Rule string // rule id (or title, or "fieldmap <name>"); empty when the file itself is wrong
+	Msg  string // what is wrong (what to do)
 }
 
-// Error returns "file:line:col: rule <id>: msg".
+// Error returns "file:line:col: severity: rule <id>: msg".
 func (p Problem) Error() string {
 	var b strings.Builder
 	b.WriteString(p.File)
 	if p.Line > 0 {
 		fmt.Fprintf(&b, ":%d:%d", p.Line, p.Col)
 	}
+	b.WriteString(": ")
+	b.WriteString(p.Severity.String())
 	b.WriteString(": ")
 	if p.Rule != "" {
 		if strings.HasPrefix(p.Rule, "fieldmap ") {
@@ -46,9 +82,9 @@ func (p Problem) Error() string {
 	return b.String()
 }
 
-// A LoadError is a rule (or field map, or whole file) that was refused. The
-// run goes on without it; Ruleset.Skipped lists them so a count of loaded
-// rules is honest. Problems holds every problem found, not just the first.
+// A LoadError is a rule (or field map, or whole file) that was refused.
+// Ruleset.Skipped lists them so a count of loaded rules is honest; a scan
+// refuses to start when one is broken (see Unsupported). Problems holds every problem found, not just the first.
 type LoadError struct {
 	File      string
 	Line, Col int    // where the document starts
@@ -66,6 +102,18 @@ func (e *LoadError) Error() string {
 		s += fmt.Sprintf(" (and %d more problem(s))", n)
 	}
 	return s
+}
+
+// Unsupported reports whether every problem of the refusal is
+// SeverityUnsupported: the rule is valid Sigma evtxscan cannot run, not a
+// broken one.
+func (e *LoadError) Unsupported() bool {
+	for _, p := range e.Problems {
+		if p.Severity != SeverityUnsupported {
+			return false
+		}
+	}
+	return len(e.Problems) > 0
 }
 
 // Reason returns the message of the first problem: the grouping key when
@@ -318,8 +366,18 @@ func (d *docErrors) mapOfMaps(n *yaml.Node, outerMsg, innerMsg string) map[strin
 	return out
 }
 
+// at records a broken-rule problem at n.
 func (d *docErrors) at(n *yaml.Node, format string, args ...any) {
-	p := Problem{File: d.file, Rule: d.rule, Msg: fmt.Sprintf(format, args...)}
+	d.add(n, SeverityError, "", format, args...)
+}
+
+// unsupported records valid Sigma evtxscan cannot run, of the given kind.
+func (d *docErrors) unsupported(n *yaml.Node, kind, format string, args ...any) {
+	d.add(n, SeverityUnsupported, kind, format, args...)
+}
+
+func (d *docErrors) add(n *yaml.Node, sev Severity, kind, format string, args ...any) {
+	p := Problem{File: d.file, Rule: d.rule, Severity: sev, Kind: kind, Msg: fmt.Sprintf(format, args...)}
 	if n != nil {
 		p.Line, p.Col = n.Line, n.Column
 	}
@@ -376,7 +434,7 @@ func loadDocument(file string, root *yaml.Node, res *loadResult) {
 		res.maps = append(res.maps, fm)
 	case keys["filter"] != nil && keys["detection"] == nil:
 		de.rule = scalarOr(keys["id"], scalarOr(keys["title"], ""))
-		de.at(keys["filter"], "Sigma filter documents are not supported: write the exclusion into the rule's condition")
+		de.unsupported(keys["filter"], "unsupported-filter", "Sigma filter documents are not supported: write the exclusion into the rule's condition")
 		res.refused = append(res.refused, &LoadError{File: file, Line: root.Line, Col: root.Column, Rule: de.rule, Problems: de.probs})
 	default:
 		r := parseRule(de, root, keys)

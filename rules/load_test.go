@@ -28,10 +28,10 @@ detection:
 		t.Fatalf("got %d refusals, want 1", len(sk))
 	}
 	want := []string{
-		`b.yml:3:8: rule broken_rule: unknown level "severe"`,
-		`b.yml:9:9: rule broken_rule: unknown modifier "nosuch"`,
-		`b.yml:10:18: rule broken_rule: |gt needs a number`,
-		`b.yml:11:28: rule broken_rule: condition: unknown search identifier "missing"`,
+		`b.yml:3:8: error: rule broken_rule: unknown level "severe"`,
+		`b.yml:9:9: error: rule broken_rule: unknown modifier "nosuch"`,
+		`b.yml:10:18: error: rule broken_rule: |gt needs a number`,
+		`b.yml:11:28: error: rule broken_rule: condition: unknown search identifier "missing"`,
 	}
 	if len(sk[0].Problems) != len(want) {
 		t.Fatalf("got %d problems %v, want %d", len(sk[0].Problems), sk[0].Problems, len(want))
@@ -99,7 +99,7 @@ func TestLintAndAddPath(t *testing.T) {
 		}
 	}
 	probs := Lint(dir)
-	if len(probs) != 1 || !strings.Contains(probs[0].Error(), filepath.Join("sub", "bad.yaml")+":7:9: rule r2: unknown modifier") {
+	if len(probs) != 1 || !strings.Contains(probs[0].Error(), filepath.Join("sub", "bad.yaml")+":7:9: error: rule r2: unknown modifier") {
 		t.Errorf("Lint = %v, want one problem in sub/bad.yaml at 7:9", probs)
 	}
 	if probs := Lint(filepath.Join(dir, "good.yml")); len(probs) != 0 {

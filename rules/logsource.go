@@ -120,9 +120,20 @@ var categorySources = map[string][]source{
 	"ps_script":                 {{channel: chPowerShell, ids: []uint16{4104}}, {channel: chPSCore, ids: []uint16{4104}}},
 }
 
+// sigmaUnmappedCategories are log source categories of the Sigma taxonomy
+// that no Windows event log carries (ETW-only file events, and the generic
+// categories of other products): a rule using one is valid Sigma that
+// evtxscan cannot run.
+var sigmaUnmappedCategories = map[string]bool{
+	"file_access": true, "file_rename": true, "antivirus": true, "database": true, "dns": true,
+	"firewall": true, "proxy": true, "webserver": true, "network": true, "application": true,
+}
+
 // parseLogsource turns a logsource mapping into the sources a rule applies
-// to. An unknown product, service or category refuses the rule: a rule
-// that silently matches nothing would make the loaded count dishonest.
+// to. A rule that cannot apply to Windows event logs is refused, so that
+// the loaded count is honest: as broken (an error) when a name is one edit
+// or two away from a known one or case differs (a typo), else as
+// unsupported (valid Sigma for another product or log source).
 func parseLogsource(de *docErrors, n *yaml.Node) []source {
 	if n.Kind != yaml.MappingNode {
 		de.at(n, "logsource must be a mapping {product, service, category}")
@@ -133,7 +144,11 @@ func parseLogsource(de *docErrors, n *yaml.Node) []source {
 	service := strings.ToLower(scalarOr(kv["service"], ""))
 	category := strings.ToLower(scalarOr(kv["category"], ""))
 	if product != "windows" {
-		de.at(kv["product"], "unknown logsource product %q: evtxscan reads Windows event logs (use product: windows)", product)
+		if s := suggest(product, []string{"windows"}); s != "" {
+			de.at(kv["product"], "unknown logsource product %q (did you mean windows?)", scalarOr(kv["product"], ""))
+		} else {
+			de.unsupported(kv["product"], "unsupported-logsource", "logsource product %q: evtxscan reads Windows event logs only (rule skipped)", product)
+		}
 		return nil
 	}
 	var out []source
@@ -141,14 +156,14 @@ func parseLogsource(de *docErrors, n *yaml.Node) []source {
 	case category != "":
 		srcs, ok := categorySources[category]
 		if !ok {
-			de.at(kv["category"], "unknown logsource category %q (known: %s)", category, knownKeys(categorySources))
+			unknownLogsource(de, kv["category"], "category", category, categorySources)
 			return nil
 		}
 		out = append(out, srcs...)
 		if service != "" {
 			chans, ok := serviceChannels[service]
 			if !ok {
-				de.at(kv["service"], "unknown logsource service %q", service)
+				unknownLogsource(de, kv["service"], "service", service, serviceChannels)
 				return nil
 			}
 			out = keepChannels(out, chans)
@@ -159,7 +174,7 @@ func parseLogsource(de *docErrors, n *yaml.Node) []source {
 	case service != "":
 		chans, ok := serviceChannels[service]
 		if !ok {
-			de.at(kv["service"], "unknown logsource service %q (known: %s)", service, knownKeys(serviceChannels))
+			unknownLogsource(de, kv["service"], "service", service, serviceChannels)
 			return nil
 		}
 		for _, c := range chans {
@@ -169,6 +184,21 @@ func parseLogsource(de *docErrors, n *yaml.Node) []source {
 		out = append(out, source{}) // product: windows alone: every channel
 	}
 	return out
+}
+
+// unknownLogsource refuses an unmapped category or service: a near miss of
+// a known name is a typo (error), anything else a log source evtxscan does
+// not map (unsupported).
+func unknownLogsource[V any](de *docErrors, n *yaml.Node, what, name string, known map[string]V) {
+	names := make([]string, 0, len(known))
+	for k := range known {
+		names = append(names, k)
+	}
+	if s := suggest(name, names); s != "" && !sigmaUnmappedCategories[name] {
+		de.at(n, "unknown logsource %s %q (did you mean %s?)", what, name, s)
+		return
+	}
+	de.unsupported(n, "unsupported-logsource", "logsource %s %q is not one evtxscan maps to an event log channel (rule skipped; known: %s)", what, name, knownKeys(known))
 }
 
 func keepChannels(srcs []source, chans []string) []source {
