@@ -49,20 +49,46 @@ func buildFilter(o *analysisFlags, now time.Time) (filter.Filter, error) {
 }
 
 // loadRuleset loads the built-in pack (unless left out) and the user's rules.
-// Rules the engine refuses are listed on stderr by the caller via Skipped.
-func loadRuleset(noBuiltin bool, paths []string) (*rules.Ruleset, error) {
-	rs := rules.NewRuleset()
+// A broken rule (bad YAML, an invalid rule) is an error naming every
+// problem as file:line:col; the caller stops with exit 2. Valid Sigma that
+// evtxscan cannot run (another product, an unsupported modifier) is
+// skipped: note says how many, or is empty.
+func loadRuleset(noBuiltin bool, paths []string) (rs *rules.Ruleset, note string, err error) {
+	rs = rules.NewRuleset()
 	if !noBuiltin {
 		if err := rs.AddBuiltin(); err != nil {
-			return nil, fmt.Errorf("built-in rules: %v", err)
+			return nil, "", fmt.Errorf("built-in rules: %v", err)
 		}
 	}
 	for _, p := range paths {
 		if err := rs.AddPath(p); err != nil {
-			return nil, fmt.Errorf("--rules %s: %v (check it with 'evtxscan rules lint %s')", p, err, p)
+			return nil, "", fmt.Errorf("--rules %s: %v (check it with 'evtxscan rules lint %s')", p, err, p)
 		}
 	}
-	return rs, nil
+	var broken []string
+	files := map[string]bool{}
+	unsupported := 0
+	for _, le := range rs.Skipped() {
+		if le.Unsupported() {
+			unsupported++
+			continue
+		}
+		files[le.File] = true
+		for _, p := range le.Problems {
+			if p.Severity == rules.SeverityError {
+				broken = append(broken, p.Error())
+			}
+		}
+	}
+	if len(broken) > 0 {
+		return nil, "", fmt.Errorf("%d rule file(s) do not load; fix these problems or leave the files out of --rules (check with 'evtxscan rules lint %s'):\n  %s",
+			len(files), strings.Join(paths, " "), strings.Join(broken, "\n  "))
+	}
+	if unsupported > 0 {
+		note = fmt.Sprintf("note: %d rule(s) skipped as valid Sigma evtxscan does not support (another product or log source, expand/time modifiers, …); 'evtxscan rules lint %s' lists them",
+			unsupported, strings.Join(paths, " "))
+	}
+	return rs, note, nil
 }
 
 // loadMessages returns the built-in message table, with the user's on top.

@@ -123,6 +123,9 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "evtxscan live: %v\n", err)
 		return exitUsage
 	}
+	if o.rulesNote != "" {
+		fmt.Fprintln(stderr, o.rulesNote)
+	}
 	notifier, err := o.notify.Notifier(nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "evtxscan live: %v\n", err)

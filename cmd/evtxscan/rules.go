@@ -55,7 +55,7 @@ func runRules(args []string, stdout, stderr io.Writer) int {
 	}
 	switch fs.Arg(0) {
 	case "list":
-		rs, err := loadRuleset(*noBuiltin, *paths)
+		rs, _, err := loadRuleset(*noBuiltin, *paths)
 		if err != nil {
 			fmt.Fprintf(stderr, "evtxscan rules list: %v\n", err)
 			return exitUsage

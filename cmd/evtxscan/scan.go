@@ -50,6 +50,7 @@ type scanOptions struct {
 
 // analysisFlags are the flags scan and live share: filters, rules, output.
 type analysisFlags struct {
+	rulesNote string // set by config: how many --rules were skipped as unsupported
 	out       string
 	formats   []string
 	tz        string
@@ -189,11 +190,12 @@ func (o *analysisFlags) config(now time.Time) (analysis.Config, error) {
 			return cfg, fmt.Errorf("--fail-level %q: choose from informational, low, medium, high, critical", o.failLevel)
 		}
 	}
-	rs, err := loadRuleset(o.noBuiltin, o.rulePaths)
+	rs, note, err := loadRuleset(o.noBuiltin, o.rulePaths)
 	if err != nil {
 		return cfg, err
 	}
 	cfg.Rules = rs
+	o.rulesNote = note
 	if cfg.Messages, err = loadMessages(o.messages); err != nil {
 		return cfg, err
 	}
@@ -209,6 +211,9 @@ func (o *analysisFlags) execute(cfg analysis.Config, src analysis.Source, notifi
 			fmt.Fprintf(stderr, "evtxscan: cannot create the report folder %s: %v (choose another with --out)\n", cfg.Report.Dir, err)
 			return exitUsage
 		}
+	}
+	if o.rulesNote != "" {
+		fmt.Fprintln(stderr, o.rulesNote)
 	}
 	cfg.Report.Title = fmt.Sprintf("evtxscan report — %d files", nfiles)
 	var warnings []string
