@@ -13,9 +13,10 @@ import (
 
 // A detection is a compiled Sigma `detection` block.
 type detection struct {
-	sels  map[string]*selection
-	names []string // in document order
-	cond  condNode
+	sels     map[string]*selection
+	names    []string // in document order
+	cond     condNode
+	condNode *yaml.Node // the (first) condition, for positions
 }
 
 // A selection is a named search identifier: an OR of AND-maps, or a keyword
@@ -35,6 +36,8 @@ type fieldTest struct {
 	neg    bool        // |neq: no group may match
 	exists int8        // |exists: 1 must exist, -1 must not
 	ids    []uint16    // fast path: EventID equal to one of these
+	line   int         // position of the key (for lint)
+	col    int
 }
 
 // cost estimates the worst-case work of evaluating the selection; see
@@ -262,6 +265,7 @@ func parseDetection(de *docErrors, n *yaml.Node) *detection {
 		de.at(n, "detection has no condition (add e.g. `condition: selection`)")
 		return d
 	}
+	d.condNode = condNodes[0]
 	var alts []condNode
 	for _, cn := range condNodes {
 		c := parseCondition(de, cn, d)
@@ -343,7 +347,7 @@ var timeModifiers = map[string]bool{"minute": true, "hour": true, "day": true, "
 func parseFieldTest(de *docErrors, keyNode *yaml.Node, spec string, val *yaml.Node) *fieldTest {
 	parts := strings.Split(spec, "|")
 	name, mods := parts[0], parts[1:]
-	t := &fieldTest{}
+	t := &fieldTest{line: keyNode.Line, col: keyNode.Column}
 	if name == "" {
 		t.field = fieldRef{name: "", kind: fkKeyword}
 	} else {

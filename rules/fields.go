@@ -134,7 +134,25 @@ func fieldIDSnapshot() map[string]int32 {
 	return m
 }
 
-// eventData returns the first EventData field named name (interned as id).
+// Some providers name their EventData with spaces (Defender: "Process
+// Name", "New Value"); Sigma rules write those names without the spaces or
+// with underscores (ProcessName, Feature_Name). A rule may use either.
+var spacedAliases sync.Map // string → [2]string
+
+// spacedNameAliases returns name without its spaces, and with underscores
+// for them.
+func spacedNameAliases(name string) [2]string {
+	if v, ok := spacedAliases.Load(name); ok {
+		return v.([2]string)
+	}
+	a := [2]string{strings.ReplaceAll(name, " ", ""), strings.ReplaceAll(name, " ", "_")}
+	spacedAliases.Store(name, a)
+	return a
+}
+
+// eventData returns the first EventData field named name (interned as id),
+// or whose spaced name reads name without the spaces (see
+// spacedNameAliases).
 func (c *evalCtx) eventData(id int32, name string) (string, bool) {
 	if id <= 0 || int(id) >= len(c.dataPos) {
 		return c.ev.Data(name)
@@ -147,6 +165,13 @@ func (c *evalCtx) eventData(id int32, name string) (string, bool) {
 			}
 			if k, ok := c.nameIDs[n]; ok && c.dataGen[k] != c.gen {
 				c.dataPos[k], c.dataGen[k] = int32(i), c.gen
+			}
+			if strings.IndexByte(n, ' ') >= 0 {
+				for _, alias := range spacedNameAliases(n) {
+					if k, ok := c.nameIDs[alias]; ok && c.dataGen[k] != c.gen {
+						c.dataPos[k], c.dataGen[k] = int32(i), c.gen
+					}
+				}
 			}
 		}
 		c.indexedGen = c.gen

@@ -266,21 +266,6 @@ func (rs *Ruleset) Skipped() []*LoadError {
 	return append(out, rs.linkErrs...)
 }
 
-// Lint loads a file or directory of rules and returns every problem found:
-// YAML errors, unknown modifiers or log sources, bad conditions, unknown
-// decoders, dangling references. An empty result means every rule loads.
-func Lint(path string) []Problem {
-	rs := NewRuleset()
-	if err := rs.AddPath(path); err != nil {
-		return []Problem{{File: path, Msg: err.Error()}}
-	}
-	var out []Problem
-	for _, le := range rs.Skipped() {
-		out = append(out, le.Problems...)
-	}
-	return out
-}
-
 // ---- the rule model ----
 
 type ruleKind int

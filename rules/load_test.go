@@ -88,8 +88,8 @@ func TestLoadDocuments(t *testing.T) {
 
 func TestLintAndAddPath(t *testing.T) {
 	dir := t.TempDir()
-	good := detectionRule("    s: {A: x}\n    condition: s\n")
-	bad := strings.Replace(detectionRule("    s: {A|bogus: x}\n    condition: s\n"), "id: r1", "id: r2", 1)
+	good := detectionRule("    s: {Provider_Name: x}\n    condition: s\n")
+	bad := strings.Replace(detectionRule("    s: {Provider_Name|bogus: x}\n    condition: s\n"), "id: r1", "id: r2", 1)
 	if err := os.MkdirAll(filepath.Join(dir, "sub"), 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -118,3 +118,31 @@ func TestSigmaHQSpotChecks(t *testing.T) {
 		})
 	}
 }
+
+// TestLintSigmaHQ lints SigmaHQ's Windows rules as users would (evtxscan
+// rules lint): no errors, and the warnings by kind are logged (run with -v
+// to see each). Unknown-field warnings must stay rare: each one was
+// checked to be a real mistake or a field no Windows event log carries.
+func TestLintSigmaHQ(t *testing.T) {
+	probs := Lint(filepath.Join(testenv.Shared(t), "sigma", "rules"))
+	counts := map[string]int{}
+	for _, p := range probs {
+		counts[p.Severity.String()+" "+p.Kind]++
+		if p.Severity == SeverityError {
+			t.Errorf("%v", p)
+		} else if testing.Verbose() {
+			t.Logf("%v", p)
+		}
+	}
+	keys := make([]string, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		t.Logf("%5d  %s", counts[k], k)
+	}
+	if n := counts["warning unknown-field"]; n > 5 { // 1 when written: ProcessId on System 7045 (evtxscan: ProcessID)
+		t.Errorf("%d unknown-field warnings on SigmaHQ rules: the known field names miss real ones", n)
+	}
+}
