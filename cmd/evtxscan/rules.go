@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/pflag"
@@ -18,11 +19,18 @@ func init() {
 
 const rulesUsage = `Usage:
   evtxscan rules list [--rules PATH]... [--no-builtin] [--all]
-  evtxscan rules lint FILE|DIR...
+  evtxscan rules lint [--strict] FILE|DIR...
 
 list   shows every rule that a scan would run: id, level, kind, title.
 lint   checks Sigma rules and field maps; every problem is printed as
-       file:line:col: rule <id>: what is wrong. Exit 1 when there is one.
+       file:line:col: LEVEL: rule <id>: what is wrong (what to do), where
+       LEVEL is
+         error        the rule is broken; scan and live refuse to start
+         unsupported  valid Sigma evtxscan skips (other product, modifier…)
+         warning      loads, but an unknown field name or a condition
+                      that can never match
+       Exit 0 without errors, 1 with errors (with --strict: with any
+       problem), 2 on a usage error.
 
 Flags:
 `
@@ -33,6 +41,7 @@ func runRules(args []string, stdout, stderr io.Writer) int {
 	paths := fs.StringArray("rules", nil, "add rules from a file or folder (repeatable)")
 	noBuiltin := fs.Bool("no-builtin", false, "leave the built-in pack out")
 	all := fs.Bool("all", false, "also list hidden base rules that only feed correlations")
+	strict := fs.Bool("strict", false, "lint: also fail (exit 1) on warnings and unsupported rules")
 	help := fs.BoolP("help", "h", false, "show this help")
 	fs.Usage = func() { fmt.Fprint(stderr, rulesUsage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
@@ -93,18 +102,39 @@ func runRules(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "evtxscan rules lint: name the rule files or folders to check")
 			return exitUsage
 		}
-		bad := 0
+		counts := map[rules.Severity]int{}
+		kinds := map[string]int{}
 		for _, p := range fs.Args()[1:] {
 			for _, pr := range rules.Lint(p) {
 				fmt.Fprintln(stdout, pr.Error())
-				bad++
+				counts[pr.Severity]++
+				if pr.Kind != "" {
+					kinds[pr.Kind]++
+				}
 			}
 		}
-		if bad > 0 {
-			fmt.Fprintf(stderr, "%d problems\n", bad)
+		total := counts[rules.SeverityError] + counts[rules.SeverityUnsupported] + counts[rules.SeverityWarning]
+		if total == 0 {
+			fmt.Fprintln(stderr, "no problems found")
+			return exitOK
+		}
+		names := make([]string, 0, len(kinds))
+		for k := range kinds {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		var by []string
+		for _, k := range names {
+			by = append(by, fmt.Sprintf("%s %d", k, kinds[k]))
+		}
+		fmt.Fprintf(stderr, "%d errors, %d unsupported, %d warnings", counts[rules.SeverityError], counts[rules.SeverityUnsupported], counts[rules.SeverityWarning])
+		if len(by) > 0 {
+			fmt.Fprintf(stderr, " (%s)", strings.Join(by, ", "))
+		}
+		fmt.Fprintln(stderr)
+		if counts[rules.SeverityError] > 0 || *strict {
 			return exitFindings
 		}
-		fmt.Fprintln(stderr, "no problems found")
 		return exitOK
 	}
 	fmt.Fprintf(stderr, "evtxscan rules: unknown action %q: use list or lint\n", fs.Arg(0))

@@ -72,3 +72,36 @@ func TestBrokenRulesStopTheRun(t *testing.T) {
 		})
 	}
 }
+
+// TestRulesLintExitCodes: errors fail the lint, warnings and unsupported
+// rules only with --strict; every line is file:line:col: level: ….
+func TestRulesLintExitCodes(t *testing.T) {
+	warnRule := "title: w\nid: w\nlogsource: {product: windows, service: application}\ndetection:\n  sel: {EventId: 1034}\n  condition: sel\n"
+	dir := writeRules(t, map[string]string{"bad.yml": badModifier, "warn.yml": warnRule, "linux.yml": linuxRule, "good.yml": goodRule})
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want []string
+	}{
+		{"error", []string{"rules", "lint", filepath.Join(dir, "bad.yml")}, exitFindings, []string{filepath.Join(dir, "bad.yml") + ":5:9: error: rule bad: unknown modifier", "1 errors, 0 unsupported, 0 warnings"}},
+		{"warning", []string{"rules", "lint", filepath.Join(dir, "warn.yml")}, exitOK, []string{filepath.Join(dir, "warn.yml") + ":5:9: warning: rule w: field \"EventId\"", "did you mean EventID?", "(unknown-field 1)"}},
+		{"warning strict", []string{"rules", "lint", "--strict", filepath.Join(dir, "warn.yml")}, exitFindings, []string{"warn.yml:5:9: warning:"}},
+		{"unsupported", []string{"rules", "lint", filepath.Join(dir, "linux.yml")}, exitOK, []string{"linux.yml:3:22: unsupported: rule linux: logsource product \"linux\""}},
+		{"unsupported strict", []string{"rules", "lint", "--strict", filepath.Join(dir, "linux.yml")}, exitFindings, nil},
+		{"clean", []string{"rules", "lint", "--strict", filepath.Join(dir, "good.yml")}, exitOK, []string{"no problems found"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := runCmd(tt.args...)
+			if code != tt.code {
+				t.Errorf("exit %d, want %d; stdout:\n%s\nstderr:\n%s", code, tt.code, stdout, stderr)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(stdout+stderr, w) {
+					t.Errorf("output does not say %q:\n%s%s", w, stdout, stderr)
+				}
+			}
+		})
+	}
+}
