@@ -26,11 +26,16 @@
 // close, holding only the open ones. Ruleset.Resolve (and a Resolver, for
 // many lookups) reads any field the way rules do.
 //
-// A rule that cannot be honoured (an unknown modifier, log source or
-// decoder, a regular expression RE2 cannot run, a dangling reference) is
-// refused with its reasons and the run goes on without it, so the count of
-// loaded rules is honest. Lint reports the same problems for a file or
-// directory. Messages read "file:line:col: rule <id>: what is wrong (what to
+// A rule that cannot be honoured is refused with its reasons, so the count
+// of loaded rules is honest. Each Problem has a Severity: SeverityError for
+// a broken rule (bad YAML, an unknown modifier or decoder, a misspelt log
+// source, a dangling reference: the evtxscan command refuses to scan with
+// it), SeverityUnsupported for valid Sigma evtxscan cannot run (another
+// product, an unmapped log source, the expand modifier, a regular
+// expression RE2 cannot run: skipped and counted). Lint reports the same
+// problems for a file or directory, plus SeverityWarning ones: field names
+// nothing defines (with a "did you mean") and rules that can never match.
+// Messages read "file:line:col: severity: rule <id>: what is wrong (what to
 // do)".
 //
 // # Sigma support
