@@ -351,6 +351,10 @@ func (p *condParser) parsePrimary() condNode {
 					sels = append(sels, p.det.sels[name])
 				}
 			}
+			if len(sels) == 0 {
+				p.errAt(target, "`them` names no search identifier (those starting with _ are left out): `all of` an empty set is always true, `1 of` it never")
+				return &condOr{}
+			}
 		} else {
 			for _, name := range p.det.names {
 				if strings.HasPrefix(name, "_") && !strings.HasPrefix(target.text, "_") {

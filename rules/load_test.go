@@ -66,6 +66,7 @@ func TestLoadDocuments(t *testing.T) {
 		{"bad suppressed_by", detectionRule("    s: {A: x}\n    condition: s\n") + "evtxscan:\n    suppressed_by: {rule: ghost, within: 2s}\n", 0, 1, "unknown rule"},
 		{"unknown extension", detectionRule("    s: {A: x}\n    condition: s\n") + "evtxscan:\n    colour: red\n", 0, 1, "unknown evtxscan extension"},
 		{"filter document", "title: f\nid: f\nlogsource: {product: windows}\nfilter:\n    rules: [x]\n", 0, 1, "filter"},
+		{"of them over nothing", detectionRule("    _s: {A: x}\n    condition: all of them\n"), 0, 1, "names no search identifier"},
 		{"of count too big", detectionRule("    s1: {A: x}\n    condition: 3 of s*\n"), 0, 1, "only 1"},
 		{"parenthesis", detectionRule("    s: {A: x}\n    condition: (s\n"), 0, 1, "missing )"},
 	}
