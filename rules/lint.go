@@ -55,6 +55,19 @@ var builtinMaps = sync.OnceValue(func() []*fieldMap {
 	return rs.fieldMaps
 })
 
+// Warnings returns the lint warnings of the loaded rules (see Lint): field
+// names nothing defines, rules that can never match. Rules of the built-in
+// pack are left out.
+func (rs *Ruleset) Warnings() []Problem {
+	var out []Problem
+	for _, p := range rs.lintWarnings() {
+		if !strings.HasPrefix(p.File, "builtin:") {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // lintWarnings checks the loaded detection rules for likely mistakes.
 func (rs *Ruleset) lintWarnings() []Problem {
 	rs.link()

@@ -52,7 +52,8 @@ func buildFilter(o *analysisFlags, now time.Time) (filter.Filter, error) {
 // A broken rule (bad YAML, an invalid rule) is an error naming every
 // problem as file:line:col; the caller stops with exit 2. Valid Sigma that
 // evtxscan cannot run (another product, an unsupported modifier) is
-// skipped: note says how many, or is empty.
+// skipped: note says how many, and lists the first lint warnings of the
+// user's rules (EventId for EventID), or is empty.
 func loadRuleset(noBuiltin bool, paths []string) (rs *rules.Ruleset, note string, err error) {
 	rs = rules.NewRuleset()
 	if !noBuiltin {
@@ -84,11 +85,23 @@ func loadRuleset(noBuiltin bool, paths []string) (rs *rules.Ruleset, note string
 		return nil, "", fmt.Errorf("%d rule file(s) do not load; fix these problems or leave the files out of --rules (check with 'evtxscan rules lint %s'):\n  %s",
 			len(files), strings.Join(paths, " "), strings.Join(broken, "\n  "))
 	}
+	var notes []string
 	if unsupported > 0 {
-		note = fmt.Sprintf("note: %d rule(s) skipped as valid Sigma evtxscan does not support (another product or log source, expand/time modifiers, …); 'evtxscan rules lint %s' lists them",
-			unsupported, strings.Join(paths, " "))
+		notes = append(notes, fmt.Sprintf("note: %d rule(s) skipped as valid Sigma evtxscan does not support (another product or log source, expand/time modifiers, …); 'evtxscan rules lint %s' lists them",
+			unsupported, strings.Join(paths, " ")))
 	}
-	return rs, note, nil
+	if len(paths) > 0 {
+		warns := rs.Warnings()
+		const show = 3
+		for i, w := range warns {
+			if i == show {
+				notes = append(notes, fmt.Sprintf("… and %d more warning(s): 'evtxscan rules lint %s' lists them", len(warns)-show, strings.Join(paths, " ")))
+				break
+			}
+			notes = append(notes, w.Error())
+		}
+	}
+	return rs, strings.Join(notes, "\n"), nil
 }
 
 // loadMessages returns the built-in message table, with the user's on top.

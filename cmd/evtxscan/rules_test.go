@@ -14,6 +14,7 @@ const (
 	// bad modifier at 5:9, and a YAML error at line 3 (yaml.v3 gives no column: 1)
 	badModifier = "title: bad\nid: bad\nlogsource: {product: windows, service: application}\ndetection:\n  sel: {EventID|bogus: 1}\n  condition: sel\n"
 	badYAML     = "title: worse\nid: worse\ndetection: [\n"
+	warnRule    = "title: w\nid: w\nlogsource: {product: windows, service: application}\ndetection:\n  sel: {EventId: 1034}\n  condition: sel\n"
 	linuxRule   = "title: linux\nid: linux\nlogsource: {product: linux, service: auth}\ndetection:\n  sel: {a: b}\n  condition: sel\n"
 )
 
@@ -35,6 +36,7 @@ func TestBrokenRulesStopTheRun(t *testing.T) {
 	evtx := filepath.Join(testenv.RepoRoot(t), "testdata", "evtx", "s1_custom_action_rollback", "Application.evtx")
 	dir := writeRules(t, map[string]string{"bad.yml": badModifier, "worse.yml": badYAML, "good.yml": goodRule, "linux.yml": linuxRule})
 	unsupportedOnly := writeRules(t, map[string]string{"good.yml": goodRule, "linux.yml": linuxRule})
+	warnOnly := writeRules(t, map[string]string{"warn.yml": warnRule})
 	bad := filepath.Join(dir, "bad.yml")
 	tests := []struct {
 		name     string
@@ -50,6 +52,8 @@ func TestBrokenRulesStopTheRun(t *testing.T) {
 		{"scan folder names every bad file", []string{"scan", "--quiet", "--format", "jsonl", "--out", t.TempDir(), "--rules", dir, evtx}, exitUsage,
 			[]string{"2 rule file(s) do not load", bad + ":5:9: error:", filepath.Join(dir, "worse.yml") + ":3:1: error: YAML syntax"}, []string{"linux.yml"}},
 		{"rules list refuses too", []string{"rules", "list", "--rules", bad}, exitUsage, []string{bad + ":5:9: error:"}, nil},
+		{"a warning is said, the scan runs", []string{"scan", "--quiet", "--format", "jsonl", "--out", t.TempDir(), "--rules", warnOnly, evtx}, exitOK,
+			[]string{"warn.yml:5:9: warning: rule w: field \"EventId\"", "did you mean EventID?"}, nil},
 		{"unsupported only: scan runs and counts", []string{"scan", "--quiet", "--format", "jsonl", "--out", t.TempDir(), "--rules", unsupportedOnly, evtx}, exitOK,
 			[]string{"note: 1 rule(s) skipped as valid Sigma evtxscan does not support"}, []string{"error"}},
 	}
@@ -76,7 +80,6 @@ func TestBrokenRulesStopTheRun(t *testing.T) {
 // TestRulesLintExitCodes: errors fail the lint, warnings and unsupported
 // rules only with --strict; every line is file:line:col: level: ….
 func TestRulesLintExitCodes(t *testing.T) {
-	warnRule := "title: w\nid: w\nlogsource: {product: windows, service: application}\ndetection:\n  sel: {EventId: 1034}\n  condition: sel\n"
 	dir := writeRules(t, map[string]string{"bad.yml": badModifier, "warn.yml": warnRule, "linux.yml": linuxRule, "good.yml": goodRule})
 	tests := []struct {
 		name string
