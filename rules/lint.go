@@ -104,6 +104,22 @@ func lintRule(r *rule, maps []*fieldMap) []Problem {
 		case pinned && srcPinned && len(intersectSet(condIDs, srcIDs)) == 0:
 			warn(cn.Line, cn.Column, "never-matches", "the condition needs EventID %s, but the logsource reads only EventID %s: the rule can never match (fix the ids or the logsource)", idList(condIDs), idList(srcIDs))
 		}
+		if chans, pinned := pinnedValues(r.det.cond, channelPin); pinned {
+			srcChans := map[string]bool{}
+			anyChan := len(r.sources) == 0
+			for _, src := range r.sources {
+				if src.channel == "" {
+					anyChan = true
+				}
+				srcChans[strings.ToLower(src.channel)] = true
+			}
+			switch {
+			case len(chans) == 0:
+				warn(cn.Line, cn.Column, "never-matches", "the condition needs Channel to have two different values at once: the rule can never match")
+			case !anyChan && len(intersectStrings(chans, srcChans)) == 0:
+				warn(cn.Line, cn.Column, "never-matches", "the condition needs Channel %s, but the logsource reads only %s: the rule can never match (fix the Channel or the logsource)", strings.Join(sortedKeys(chans), ", "), describeSources(r.sources))
+			}
+		}
 	}
 
 	seen := map[*fieldTest]bool{}
@@ -217,56 +233,94 @@ func (r *rule) possibleIDs() (map[uint16]bool, bool) {
 // when it can be true for any id. Unlike pinned (which picks a cheap
 // prefilter), and-ed operands intersect.
 func possibleIDs(c condNode) (map[uint16]bool, bool) {
+	vals, ok := pinnedValues(c, func(t *fieldTest) map[string]bool {
+		if t.ids == nil {
+			return nil
+		}
+		s := map[string]bool{}
+		for _, id := range t.ids {
+			s[strconv.Itoa(int(id))] = true
+		}
+		return s
+	})
+	if !ok {
+		return nil, false
+	}
+	out := map[uint16]bool{}
+	for v := range vals {
+		n, _ := strconv.Atoi(v)
+		out[uint16(n)] = true
+	}
+	return out, true
+}
+
+// channelPin returns the channels (lower-cased) a test on Channel accepts,
+// when it is a plain equality, or nil.
+func channelPin(t *fieldTest) map[string]bool {
+	if t.field.kind != fkChannel || t.neg || t.all || t.exists != 0 || len(t.groups) == 0 {
+		return nil
+	}
+	s := map[string]bool{}
+	for _, g := range t.groups {
+		if len(g) != 1 || g[0].op != opEq {
+			return nil
+		}
+		s[strings.ToLower(g[0].s)] = true
+	}
+	return s
+}
+
+// pinnedValues returns the values of a field for which c can be true, as
+// pin reads them off one test (nil: the test does not pin the field), or
+// ok=false when c can be true for any value.
+func pinnedValues(c condNode, pin func(*fieldTest) map[string]bool) (map[string]bool, bool) {
 	switch n := c.(type) {
 	case *condSel:
-		out := map[uint16]bool{}
+		out := map[string]bool{}
 		for _, alt := range n.sel.alts {
-			var altIDs map[uint16]bool
+			var altVals map[string]bool
 			for _, t := range alt {
-				if t.ids == nil {
+				s := pin(t)
+				if s == nil {
 					continue
 				}
-				s := map[uint16]bool{}
-				for _, id := range t.ids {
-					s[id] = true
-				}
-				if altIDs == nil {
-					altIDs = s
+				if altVals == nil {
+					altVals = s
 				} else {
-					altIDs = intersectSet(altIDs, s)
+					altVals = intersectStrings(altVals, s)
 				}
 			}
-			if altIDs == nil {
+			if altVals == nil {
 				return nil, false
 			}
-			for id := range altIDs {
-				out[id] = true
+			for v := range altVals {
+				out[v] = true
 			}
 		}
 		return out, len(n.sel.alts) > 0
 	case *condAnd:
-		var out map[uint16]bool
+		var out map[string]bool
 		for _, k := range n.kids {
-			s, ok := possibleIDs(k)
+			s, ok := pinnedValues(k, pin)
 			if !ok {
 				continue
 			}
 			if out == nil {
 				out = s
 			} else {
-				out = intersectSet(out, s)
+				out = intersectStrings(out, s)
 			}
 		}
 		return out, out != nil
 	case *condOr:
-		out := map[uint16]bool{}
+		out := map[string]bool{}
 		for _, k := range n.kids {
-			s, ok := possibleIDs(k)
+			s, ok := pinnedValues(k, pin)
 			if !ok {
 				return nil, false
 			}
-			for id := range s {
-				out[id] = true
+			for v := range s {
+				out[v] = true
 			}
 		}
 		return out, len(n.kids) > 0
@@ -276,11 +330,21 @@ func possibleIDs(c condNode) (map[uint16]bool, bool) {
 			kids[i] = &condSel{sel: s}
 		}
 		if n.n == 0 {
-			return possibleIDs(&condAnd{kids: kids})
+			return pinnedValues(&condAnd{kids: kids}, pin)
 		}
-		return possibleIDs(&condOr{kids: kids})
+		return pinnedValues(&condOr{kids: kids}, pin)
 	}
-	return nil, false // not, and anything else: any id
+	return nil, false // not, and anything else: any value
+}
+
+func intersectStrings(a, b map[string]bool) map[string]bool {
+	out := map[string]bool{}
+	for v := range a {
+		if b[v] {
+			out[v] = true
+		}
+	}
+	return out
 }
 
 // sourceIDs returns the event ids the logsource reads, or ok=false.
@@ -295,6 +359,15 @@ func sourceIDs(srcs []source) (map[uint16]bool, bool) {
 		}
 	}
 	return out, len(srcs) > 0
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func intersectSet(a, b map[uint16]bool) map[uint16]bool {
