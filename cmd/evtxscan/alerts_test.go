@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -120,4 +122,84 @@ func backoffPassed(t *testing.T, outbox string) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// TestScanProcess is not a test: TestConcurrentScansShareAnOutbox runs it
+// in child processes, each one `evtxscan scan` with the arguments given.
+func TestScanProcess(t *testing.T) {
+	args := os.Getenv("EVTXSCAN_TEST_SCAN_ARGS")
+	if args == "" {
+		t.Skip("helper process for TestConcurrentScansShareAnOutbox")
+	}
+	os.Exit(run(strings.Split(args, "\x1f"), io.Discard, os.Stderr))
+}
+
+// TestConcurrentScansShareAnOutbox: two scan processes at once, on the
+// same logs and the same outbox: each alert reaches the receiver exactly
+// once, both runs exit 0 — with suppression windows (the default) and
+// without them (suppress: 0, where only the alert's id keeps them apart).
+func TestConcurrentScansShareAnOutbox(t *testing.T) {
+	for _, suppress := range []string{"1h", "0"} {
+		t.Run("suppress="+suppress, func(t *testing.T) { concurrentScans(t, suppress) })
+	}
+}
+
+func concurrentScans(t *testing.T, suppress string) {
+	root := testenv.RepoRoot(t)
+	s1 := filepath.Join(root, "testdata", "evtx", "s1_custom_action_rollback")
+	var mu sync.Mutex
+	keys := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		time.Sleep(50 * time.Millisecond) // a receiver that takes a moment, so the runs overlap
+		mu.Lock()
+		keys[r.Header.Get("Idempotency-Key")]++
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	outbox := t.TempDir()
+	config := filepath.Join(t.TempDir(), "notify.yml")
+	os.WriteFile(config, []byte("suppress: \""+suppress+"\"\ntargets:\n  - name: hook\n    type: webhook\n    url: ${TEST_HOOK_URL}\n"), 0o600)
+	// One run alone on its own outbox: how many alerts the logs make.
+	var alone bytes.Buffer
+	t.Setenv("TEST_HOOK_URL", srv.URL)
+	if code := run([]string{"scan", "--quiet", "--format", "jsonl", "--out", t.TempDir(), "--notify", "hook", "--notify-config", config, "--notify-min-level", "medium", "--notify-outbox", t.TempDir(), s1}, io.Discard, &alone); code != exitOK {
+		t.Fatalf("single run: exit %d: %s", code, alone.String())
+	}
+	mu.Lock()
+	want := len(keys)
+	clear(keys)
+	mu.Unlock()
+	type proc struct {
+		cmd    *exec.Cmd
+		stderr *strings.Builder
+	}
+	var procs []proc
+	for range 2 {
+		args := []string{"scan", "--quiet", "--format", "jsonl", "--out", t.TempDir(), "--notify", "hook", "--notify-config", config, "--notify-min-level", "medium", "--notify-outbox", outbox, s1}
+		cmd := exec.Command(os.Args[0], "-test.run=^TestScanProcess$")
+		cmd.Env = append(os.Environ(), "TEST_HOOK_URL="+srv.URL, "EVTXSCAN_TEST_SCAN_ARGS="+strings.Join(args, "\x1f"))
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		procs = append(procs, proc{cmd, &stderr})
+	}
+	for _, p := range procs {
+		if err := p.cmd.Wait(); err != nil {
+			t.Errorf("scan process: %v\n%s", err, p.stderr.String())
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(keys) != want || want == 0 {
+		t.Fatalf("two concurrent runs delivered %d distinct alerts, one run alone %d", len(keys), want)
+	}
+	for k, n := range keys {
+		if n != 1 {
+			t.Errorf("alert %s delivered %d times by two concurrent runs", k, n)
+		}
+	}
+	t.Logf("%d alerts, each delivered once by two concurrent scans", len(keys))
 }
