@@ -87,8 +87,9 @@
 // it within its deadline, then sends what is left. Adding alerts takes a
 // second lock (.queue.lock) for the few milliseconds it needs, so the
 // suppression state is updated by one process at a time. (On systems
-// without file locks — not Linux, macOS, BSD or Windows — the outbox is
-// not locked and the ledger alone avoids duplicates.)
+// without file locks — not Linux, macOS, BSD or Windows — and on file
+// systems that refuse them, the outbox is not locked rather than lose
+// alerts, and the ledger alone keeps duplicates rare.)
 //
 // # Undelivered alerts
 //

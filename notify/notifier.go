@@ -321,11 +321,13 @@ func (n *Notifier) Flush(ctx context.Context) (Delivery, error) {
 	}
 	lk, owner, err := waitLock(ctx, filepath.Join(n.outbox.dir, deliverLock))
 	if err != nil {
-		if !errors.Is(err, errLockBusy) {
-			problems = append(problems, fmt.Errorf("notify: cannot lock outbox %s: %w", n.outbox.dir, err))
-		}
 		why := fmt.Sprintf("%s was delivering from this outbox for all of this run's %s deadline", owner, n.opts.Deadline)
-		if parent.Err() != nil {
+		switch {
+		case !errors.Is(err, errLockBusy):
+			err = fmt.Errorf("notify: cannot lock outbox %s: %w (put --notify-outbox on a local disk)", n.outbox.dir, err)
+			problems = append(problems, err)
+			why = "not sent: " + err.Error()
+		case parent.Err() != nil:
 			why = fmt.Sprintf("interrupted while %s was delivering from this outbox", owner)
 		}
 		d.Undelivered = n.leftover(ctx, parent, nil, &problems, why)
