@@ -286,6 +286,9 @@ type Delivery struct {
 type Undelivered struct {
 	Alert  *Alert
 	Reason string
+	// Waiting is true when this Flush did not try the alert because its
+	// retry time has not come (the reason says when).
+	Waiting bool
 }
 
 // breakAfter is how many failures in a row make a run stop trying a
@@ -467,18 +470,20 @@ func (n *Notifier) leftover(ctx, parent context.Context, tried map[string]string
 			continue
 		}
 		reason, done := tried[a.ID]
+		waiting := false
 		switch {
 		case done && reason != "" && reason != "sending":
 		case why != "":
 			reason = why
 		case a.NextAttempt.After(now):
+			waiting = true
 			reason = fmt.Sprintf("waiting to be retried after %s (last error: %s)", a.NextAttempt.UTC().Format(time.RFC3339), a.LastError)
 		case ctx.Err() != nil:
 			reason = n.cutReason(parent)
 		default:
 			reason = "queued by another run while this one delivered; the next run sends it"
 		}
-		out = append(out, Undelivered{Alert: a, Reason: reason})
+		out = append(out, Undelivered{Alert: a, Reason: reason, Waiting: waiting})
 	}
 	return out
 }

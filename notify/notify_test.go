@@ -213,7 +213,7 @@ func TestOutboxSurvivesAnUnreachableServer(t *testing.T) {
 	// Within the backoff nothing is retried.
 	h.set(0, false)
 	d, err := n.Flush(context.Background())
-	if err != nil || h.count() != 0 || len(d.Undelivered) != 2 || !strings.Contains(d.Undelivered[0].Reason, "waiting to be retried after 2026-03-01T12:00:30Z (last error: POST") {
+	if err != nil || h.count() != 0 || len(d.Undelivered) != 2 || !d.Undelivered[0].Waiting || !strings.Contains(d.Undelivered[0].Reason, "waiting to be retried after 2026-03-01T12:00:30Z (last error: POST") {
 		t.Fatalf("retried before the backoff: %d deliveries, %v, %+v", h.count(), err, d.Undelivered)
 	}
 	// The process "dies"; a new one, later, delivers.

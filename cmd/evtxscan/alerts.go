@@ -61,3 +61,15 @@ func terminalText(s string) string {
 	}
 	return b.String()
 }
+
+// tried reports whether a delivery tried an alert and failed (not only
+// found alerts waiting for their retry time): the background retries of
+// live --follow speak only then, not every minute.
+func tried(d notify.Delivery) bool {
+	for _, u := range d.Undelivered {
+		if !u.Waiting {
+			return true
+		}
+	}
+	return false
+}

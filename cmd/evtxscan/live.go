@@ -193,7 +193,7 @@ func (o *liveOptions) liveFollow(ctx context.Context, src *live.Source, cfg anal
 					return
 				case <-t.C:
 					d, err := notifier.Flush(ctx)
-					if ctx.Err() == nil {
+					if ctx.Err() == nil && (len(d.Sent) > 0 || err != nil || tried(d)) {
 						reportDelivery(d, err, notifier.Outbox().Dir(), true, stderr)
 					}
 				}
