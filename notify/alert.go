@@ -112,18 +112,36 @@ func newAlert(f *rules.Finding, target string, count int, since, now time.Time, 
 		}
 		a.Events = append(a.Events, AlertEvent{File: clip(e.File), RecordID: e.RecordID, EventID: e.EventID, Provider: clip(e.Provider), Time: e.Time.UTC()})
 	}
-	kind := "first"
-	if repeat {
-		kind = "repeat"
-	}
-	a.ID = alertID(target, suppressKey(f), since, kind)
+	a.ID = alertID(target, f, since, repeat)
 	return a
 }
 
-// alertID is a stable id for (target, suppression key, window, kind).
-func alertID(target, key string, since time.Time, kind string) string {
-	h := sha256.Sum256([]byte(target + "\x00" + key + "\x00" + since.UTC().Format(time.RFC3339Nano) + "\x00" + kind))
+// alertID is the alert's idempotency key. It comes from what the alert is
+// about — target, rule, computer, product and the finding's first event —
+// never from the run, so every run that finds the same thing (two
+// concurrent runs, a rerun over the same logs) makes the same id, and the
+// outbox sends it once. A repeat alert adds the start of its suppression
+// window (kept in the shared outbox, so the same for every run).
+func alertID(target string, f *rules.Finding, since time.Time, repeat bool) string {
+	s := target + "\x00" + suppressKey(f) + "\x00" + firstEventKey(f)
+	if repeat {
+		s += "\x00repeat\x00" + since.UTC().Format(time.RFC3339Nano)
+	}
+	h := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(h[:16])
+}
+
+// firstEventKey identifies a finding by its first event: its time and,
+// when the finding lists events, the first one's provider, event id and
+// record id. The file is left out: the same log read under another path
+// (a copy, a live channel) is the same evidence.
+func firstEventKey(f *rules.Finding) string {
+	k := f.Time.UTC().Format(time.RFC3339Nano)
+	if len(f.Events) > 0 {
+		e := f.Events[0]
+		k += fmt.Sprintf("\x00%s\x00%d\x00%d\x00%s", strings.ToLower(e.Provider), e.EventID, e.RecordID, e.Time.UTC().Format(time.RFC3339Nano))
+	}
+	return k
 }
 
 // clip cuts s to maxValueLen bytes on a rune boundary and makes it valid UTF-8.

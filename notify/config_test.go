@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/evtxscan/evtxscan/rules"
 )
@@ -98,6 +99,7 @@ func TestFlags(t *testing.T) {
 		{Flags{Targets: []string{"slack"}}, "needs EVTXSCAN_SLACK_URL"},
 		{Flags{Targets: []string{"pager"}}, `no target "pager"`},
 		{Flags{Targets: []string{"hook"}, MinLevel: "severe"}, "--notify-min-level"},
+		{Flags{Targets: []string{"hook"}, Deadline: -time.Second}, "--notify-deadline -1s: give a positive duration"},
 	}
 	for _, tt := range refusals {
 		_, err := tt.f.options(env(nil))

@@ -24,7 +24,12 @@ func ExampleNew() {
 		log.Fatal(err)
 	}
 	var findings []rules.Finding // from analysis.Run
-	if err := n.Notify(context.Background(), findings); err != nil {
-		log.Print(err) // queued anyway; retried by the next Notify or Flush
+	d, err := n.Notify(context.Background(), findings)
+	if err != nil {
+		log.Print(err) // the outbox itself has a problem
+	}
+	for _, u := range d.Undelivered {
+		// Queued anyway; retried by the next Notify or Flush.
+		log.Printf("alert not delivered: %s: %s", u.Alert.Headline(), u.Reason)
 	}
 }

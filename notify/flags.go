@@ -18,6 +18,7 @@ type Flags struct {
 	Config   string
 	MinLevel string
 	Outbox   string
+	Deadline time.Duration
 }
 
 // AddFlags registers the --notify flags on fs.
@@ -25,6 +26,7 @@ func (f *Flags) AddFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.Targets, "notify", nil, "send alerts to this target: a name from --notify-config, or slack, teams, webhook, email (address from EVTXSCAN_SLACK_URL, EVTXSCAN_TEAMS_URL, EVTXSCAN_WEBHOOK_URL, EVTXSCAN_SMTP_URL); repeatable")
 	fs.StringVar(&f.Config, "notify-config", "", "alert targets in YAML; ${NAME} is read from the environment (secrets never go on the command line)")
 	fs.StringVar(&f.MinLevel, "notify-min-level", "", "alert only on findings at or above: informational,low,medium,high,critical (default medium)")
+	fs.DurationVar(&f.Deadline, "notify-deadline", DefaultDeadline, "longest this run spends delivering alerts (waiting for another run's delivery included); what is left waits in the outbox for the next run")
 	fs.StringVar(&f.Outbox, "notify-outbox", "", "folder where undelivered alerts wait for the next run (default: per-user cache, or %ProgramData%\\evtxscan\\outbox)")
 }
 
@@ -35,8 +37,8 @@ func (f *Flags) Enabled() bool { return len(f.Targets) > 0 }
 // no --notify was given. lookup reads the environment (nil: os.LookupEnv).
 func (f *Flags) Notifier(lookup func(string) (string, bool)) (*Notifier, error) {
 	if !f.Enabled() {
-		if f.Config != "" || f.MinLevel != "" || f.Outbox != "" {
-			return nil, errors.New("notify: --notify-config, --notify-min-level and --notify-outbox need --notify NAME")
+		if f.Config != "" || f.MinLevel != "" || f.Outbox != "" || (f.Deadline != 0 && f.Deadline != DefaultDeadline) {
+			return nil, errors.New("notify: --notify-config, --notify-min-level, --notify-outbox and --notify-deadline need --notify NAME")
 		}
 		return nil, nil
 	}
@@ -51,7 +53,10 @@ func (f *Flags) Notifier(lookup func(string) (string, bool)) (*Notifier, error) 
 }
 
 func (f *Flags) options(lookup func(string) (string, bool)) (Options, error) {
-	opts := Options{MinLevel: DefaultMinLevel, Suppress: DefaultSuppress}
+	opts := Options{MinLevel: DefaultMinLevel, Suppress: DefaultSuppress, Deadline: f.Deadline}
+	if f.Deadline < 0 {
+		return opts, fmt.Errorf("notify: --notify-deadline %s: give a positive duration such as 2m", f.Deadline)
+	}
 	cfg := &Config{}
 	if f.Config != "" {
 		var err error

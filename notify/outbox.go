@@ -14,15 +14,26 @@ import (
 
 // Outbox layout: <dir>/<alert id>.json per undelivered alert,
 // <dir>/<id>.failed for given-up ones, <dir>/suppress.json for the
-// suppression windows, <dir>/.lock while a process delivers.
+// suppression windows, <dir>/sent/<id> for each alert delivered within
+// SentMemory (the ledger that keeps concurrent and later runs from sending
+// it again), and two lock files: .deliver.lock, held by the one process
+// that delivers, and .queue.lock, held for the moment a process adds
+// alerts.
 const (
-	alertExt       = ".json"
-	failedExt      = ".failed"
-	suppressFile   = "suppress.json"
-	lockFile       = ".lock"
-	staleLockAfter = 10 * time.Minute
-	maxAlertFile   = 1 << 20
+	alertExt     = ".json"
+	failedExt    = ".failed"
+	suppressFile = "suppress.json"
+	deliverLock  = ".deliver.lock"
+	queueLock    = ".queue.lock"
+	sentDir      = "sent"
+	maxAlertFile = 1 << 20
 )
+
+// SentMemory is how long the outbox remembers a delivered alert's id: the
+// same alert (same rule, computer, product and first event) queued again
+// within it — by a concurrent run, or a later run over the same logs — is
+// not sent again.
+const SentMemory = 30 * 24 * time.Hour
 
 // An Outbox is a folder of alerts waiting for delivery.
 type Outbox struct {
@@ -42,15 +53,63 @@ func (o *Outbox) Dir() string { return o.dir }
 
 func (o *Outbox) path(id string) string { return filepath.Join(o.dir, id+alertExt) }
 
-// put stores an alert. If an alert with the same id is waiting, the new
-// one's count is added to it instead (the same finding seen again before
-// delivery).
+// put stores an alert unless the ledger says it was delivered. An alert
+// with the same id is the same finding (same first event) seen by another
+// run: the waiting one is kept, with the larger count of the two.
 func (o *Outbox) put(a *Alert) error {
-	if old, err := o.load(a.ID); err == nil {
-		old.Count += a.Count
-		return o.save(old)
+	if o.wasSent(a.ID) {
+		return nil
 	}
-	return o.save(a)
+	if old, err := o.load(a.ID); err == nil {
+		if a.Count <= old.Count {
+			return nil
+		}
+		old.Count = a.Count
+		a = old
+	}
+	if err := o.save(a); err != nil {
+		return err
+	}
+	// A deliverer marks an alert sent before it removes the file: if it did
+	// so between the check above and the save, the file just written is a
+	// second copy, and goes.
+	if o.wasSent(a.ID) {
+		os.Remove(o.path(a.ID))
+	}
+	return nil
+}
+
+func (o *Outbox) sentPath(id string) string { return filepath.Join(o.dir, sentDir, id) }
+
+// wasSent reports whether the ledger holds id.
+func (o *Outbox) wasSent(id string) bool {
+	_, err := os.Stat(o.sentPath(id))
+	return err == nil
+}
+
+// markSent records id in the ledger.
+func (o *Outbox) markSent(id string) error {
+	if err := os.MkdirAll(filepath.Join(o.dir, sentDir), 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(o.sentPath(id), os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// pruneSent forgets ledger entries older than SentMemory.
+func (o *Outbox) pruneSent(now time.Time) {
+	entries, err := os.ReadDir(filepath.Join(o.dir, sentDir))
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if fi, err := e.Info(); err == nil && now.Sub(fi.ModTime()) > SentMemory {
+			os.Remove(filepath.Join(o.dir, sentDir, e.Name()))
+		}
+	}
 }
 
 func (o *Outbox) save(a *Alert) error {
@@ -114,8 +173,11 @@ func (o *Outbox) Pending() ([]*Alert, error) {
 	return out, errors.Join(problems...)
 }
 
-// delivered removes a delivered alert.
+// delivered records a delivered alert in the ledger, then removes it.
 func (o *Outbox) delivered(a *Alert) error {
+	if err := o.markSent(a.ID); err != nil {
+		return err
+	}
 	err := os.Remove(o.path(a.ID))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -131,30 +193,6 @@ func (o *Outbox) giveUp(a *Alert) error {
 	return os.Rename(o.path(a.ID), filepath.Join(o.dir, a.ID+failedExt))
 }
 
-// lock takes the outbox's delivery lock; ok is false when another live
-// process holds it. A lock older than staleLockAfter (its holder crashed)
-// is taken over.
-func (o *Outbox) lock(now time.Time) (unlock func(), ok bool, err error) {
-	p := filepath.Join(o.dir, lockFile)
-	for range 2 {
-		f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-		if err == nil {
-			fmt.Fprintf(f, "%d %s\n", os.Getpid(), now.UTC().Format(time.RFC3339))
-			f.Close()
-			return func() { os.Remove(p) }, true, nil
-		}
-		if !errors.Is(err, os.ErrExist) {
-			return nil, false, fmt.Errorf("notify: cannot lock outbox %s: %w", o.dir, err)
-		}
-		fi, serr := os.Stat(p)
-		if serr != nil || now.Sub(fi.ModTime()) < staleLockAfter {
-			return nil, false, nil
-		}
-		os.Remove(p) // the holder crashed: take over
-	}
-	return nil, false, nil
-}
-
 // window is one suppression window.
 type window struct {
 	Since time.Time `json:"since"`
@@ -164,6 +202,9 @@ type window struct {
 	Reported int `json:"reported"`
 	// Finding is the first finding, to build the repeat alert from.
 	Finding storedFinding `json:"finding"`
+	// First is the first finding's identity (firstEventKey): another run
+	// that reports the same finding (the same first event) adds nothing.
+	First string `json:"first,omitempty"`
 }
 
 // storedFinding is what the repeat alert needs of the first finding.
@@ -171,6 +212,8 @@ type storedFinding struct {
 	RuleID, Title, Level, Description, Computer string
 	Fields                                      []AlertField
 	Time                                        time.Time
+	// Event is the first event, part of the alert's identity.
+	Event *AlertEvent `json:",omitempty"`
 }
 
 func (o *Outbox) loadWindows() (map[string]*window, error) {

@@ -210,7 +210,7 @@ func TestEmail(t *testing.T) {
 				t.Fatal(err)
 			}
 			f := finding("msi_fail", "PC1", "Zoom\r\nBcc: victim@example.com", rules.LevelHigh)
-			if err := n.Notify(context.Background(), []rules.Finding{f}); err != nil {
+			if err := all(n.Notify(context.Background(), []rules.Finding{f})); err != nil {
 				t.Fatal(err)
 			}
 			msgs, authed := srv.got()

@@ -183,6 +183,7 @@ func (o *liveOptions) liveOnce(ctx context.Context, src *live.Source, cfg analys
 func (o *liveOptions) liveFollow(ctx context.Context, src *live.Source, cfg analysis.Config, notifier *notify.Notifier, stderr io.Writer) int {
 	baseDir := cfg.Report.Dir
 	worst := exitOK
+	alertsLeft := false
 	if notifier != nil {
 		// Alerts that failed are retried on their backoff even while the
 		// logs stay quiet (the outbox lock keeps this from racing a cycle).
@@ -194,8 +195,9 @@ func (o *liveOptions) liveFollow(ctx context.Context, src *live.Source, cfg anal
 				case <-ctx.Done():
 					return
 				case <-t.C:
-					if err := notifier.Flush(ctx); err != nil && ctx.Err() == nil {
-						fmt.Fprintf(stderr, "warning: %v\n", err)
+					d, err := notifier.Flush(ctx)
+					if ctx.Err() == nil && (len(d.Sent) > 0 || err != nil || tried(d)) {
+						reportDelivery(d, err, notifier.Outbox().Dir(), true, stderr)
 					}
 				}
 			}
@@ -213,6 +215,7 @@ func (o *liveOptions) liveFollow(ctx context.Context, src *live.Source, cfg anal
 		if code == exitFindings {
 			worst = exitFindings
 		}
+		alertsLeft = code == exitAlerts
 		if res.Read == 0 && ctx.Err() != nil {
 			os.RemoveAll(c.Report.Dir) // the empty cycle cut short by Ctrl-C
 			break
@@ -227,6 +230,9 @@ func (o *liveOptions) liveFollow(ctx context.Context, src *live.Source, cfg anal
 			fmt.Fprintf(stderr, "evtxscan live: %v\n", err)
 			return exitUsage
 		}
+	}
+	if worst == exitOK && alertsLeft {
+		return exitAlerts // the last cycle left alerts undelivered
 	}
 	return worst
 }
@@ -256,10 +262,9 @@ func (o *liveOptions) liveRun(ctx context.Context, src analysis.Source, cfg anal
 			return nil, exitUsage
 		}
 	}
+	alertsOK := true
 	if notifier != nil {
-		if err := notifier.Flush(ctx); err != nil {
-			fmt.Fprintf(stderr, "warning: %v\n", err)
-		}
+		alertsOK = deliverAlerts(ctx, notifier, nil, o.quiet || o.follow, stderr)
 	}
 	if !o.quiet && !o.follow {
 		printSummary(stderr, res, cfg)
@@ -275,6 +280,9 @@ func (o *liveOptions) liveRun(ctx context.Context, src analysis.Source, cfg anal
 		if res.CountAtLeast(l) > 0 {
 			code = exitFindings
 		}
+	}
+	if code == exitOK && !alertsOK {
+		code = exitAlerts
 	}
 	return res, code
 }

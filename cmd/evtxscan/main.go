@@ -22,6 +22,7 @@ const (
 	exitFindings   = 1 // findings at or above --fail-level
 	exitUsage      = 2 // usage error, or a problem with the whole run
 	exitUnreadable = 3 // some input could not be read (the rest was scanned)
+	exitAlerts     = 4 // some alerts were not delivered (they wait in the outbox)
 )
 
 // version is set by the build (-ldflags "-X main.version=…").
@@ -113,6 +114,7 @@ func usage(w io.Writer) {
 	}
 	b.WriteString("\nRun 'evtxscan <command> --help' for a command's flags.\n")
 	b.WriteString("Exit codes: 0 done; 1 findings at or above --fail-level; 2 usage error;\n")
-	b.WriteString("3 some input could not be read (the rest was still scanned).\n")
+	b.WriteString("3 some input could not be read (the rest was still scanned);\n")
+	b.WriteString("4 some alerts were not delivered (they wait in the outbox for the next run).\n")
 	fmt.Fprint(w, b.String())
 }

@@ -153,8 +153,10 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 }
 
 const exitCodesHelp = `
-Exit codes: 0 done; 1 findings at or above --fail-level (takes precedence over 3);
-2 usage error; 3 some input could not be read (the rest was scanned and reported).
+Exit codes: 0 done; 1 findings at or above --fail-level (takes precedence over 3
+and 4); 2 usage error; 3 some input could not be read (the rest was scanned and
+reported; takes precedence over 4); 4 some alerts were not delivered (named on
+stderr; they wait in the outbox and the next run with --notify retries them).
 `
 
 // config turns the flags into an analysis configuration.
@@ -239,12 +241,12 @@ func (o *analysisFlags) execute(cfg analysis.Config, src analysis.Source, notifi
 	if !o.quiet {
 		printSummary(stderr, res, cfg)
 	}
+	alertsOK := true
 	if notifier != nil {
-		// Alerts are in the outbox before delivery starts: a failure here
-		// is retried by the next run, so it is a warning, not an exit code.
-		if err := notifier.Notify(ctx, res.Findings); err != nil {
-			fmt.Fprintf(stderr, "warning: alerts not delivered yet (kept in %s, retried next run): %v\n", notifier.Outbox().Dir(), err)
-		}
+		// Alerts are in the outbox before delivery starts: what is not
+		// delivered now is retried by the next run, but a scheduled run
+		// must not look clean while alerts are stuck: exit 4.
+		alertsOK = deliverAlerts(ctx, notifier, res.Findings, o.quiet, stderr)
 	}
 	if o.failLevel != "" {
 		l, _ := rules.ParseLevel(strings.ToLower(o.failLevel))
@@ -254,6 +256,9 @@ func (o *analysisFlags) execute(cfg analysis.Config, src analysis.Source, notifi
 	}
 	if len(res.Unreadable()) > 0 || unreadable > 0 {
 		return exitUnreadable
+	}
+	if !alertsOK {
+		return exitAlerts
 	}
 	return exitOK
 }
