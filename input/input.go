@@ -103,9 +103,11 @@ func IsWarning(err error) bool {
 
 // An expander collects the items and errors of one Expand.
 type expander struct {
-	opts  Options
-	items []Item
-	errs  []error
+	opts    Options
+	items   []Item
+	errs    []error
+	dirKeys map[any]string // folders read, by dirKey
+	dirs    []seenDir      // the same where dirKey cannot tell
 }
 
 func (x *expander) fail(name string, err error) {
@@ -122,7 +124,7 @@ func Expand(paths []string, opts Options) ([]Item, []error) {
 	if opts.MaxMemberSize <= 0 {
 		opts.MaxMemberSize = DefaultMaxMemberSize
 	}
-	x := &expander{opts: opts}
+	x := &expander{opts: opts, dirKeys: map[any]string{}}
 	for _, p := range paths {
 		matches := []string{p}
 		if _, err := os.Lstat(p); err != nil && hasGlobMeta(p) {
@@ -173,8 +175,14 @@ func (x *expander) expandArg(p string) {
 
 // walkDir adds the logs under dir, following symbolic links; ancestors are
 // the folders from the argument down to dir, so that a link back to one of
-// them (a loop) is reported instead of followed.
+// them (a loop) is reported instead of followed. A folder reached a second
+// time through another link is read once (links could otherwise make a
+// small tree expand exponentially).
 func (x *expander) walkDir(dir string, ancestors []os.FileInfo) {
+	if first, seen := x.visit(dir, ancestors[len(ancestors)-1]); seen {
+		x.warn(dir, fmt.Errorf("the same folder as %s (through a symbolic link): read once", first))
+		return
+	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		x.fail(dir, fmt.Errorf("cannot read it: %w", unwrapPathError(err)))
@@ -182,7 +190,8 @@ func (x *expander) walkDir(dir string, ancestors []os.FileInfo) {
 	for _, d := range entries {
 		path := filepath.Join(dir, d.Name())
 		var fi os.FileInfo
-		if d.Type()&fs.ModeSymlink != 0 {
+		// Windows reports junctions as irregular: resolve them like links.
+		if d.Type()&(fs.ModeSymlink|fs.ModeIrregular) != 0 {
 			fi, err = os.Stat(path)
 			if err != nil {
 				x.warn(path, danglingLink(path, err))
@@ -216,6 +225,29 @@ func (x *expander) walkDir(dir string, ancestors []os.FileInfo) {
 			x.items = append(x.items, fileItem(path, fi.Size()))
 		}
 	}
+}
+
+// visit records a folder as read; seen is true (with the path it was first
+// read under) when it was read already.
+func (x *expander) visit(path string, fi os.FileInfo) (first string, seen bool) {
+	if key, ok := dirKey(fi); ok {
+		if first, seen = x.dirKeys[key]; !seen {
+			x.dirKeys[key] = path
+		}
+		return first, seen
+	}
+	for _, d := range x.dirs {
+		if os.SameFile(d.fi, fi) {
+			return d.path, true
+		}
+	}
+	x.dirs = append(x.dirs, seenDir{path, fi})
+	return "", false
+}
+
+type seenDir struct {
+	path string
+	fi   os.FileInfo
 }
 
 func danglingLink(path string, err error) error {

@@ -351,7 +351,8 @@ func expandWithin(t *testing.T, paths ...string) ([]Item, []error) {
 }
 
 // TestSymlinks: links to files and folders are followed, also a linked
-// folder given as the argument; a loop and a dangling link are reported.
+// folder given as the argument; a loop, a second link to a folder already
+// read and a dangling link are reported.
 func TestSymlinks(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("symbolic links need privileges on Windows")
@@ -370,6 +371,7 @@ func TestSymlinks(t *testing.T) {
 	must(os.Symlink(filepath.Join(root, "elsewhere", "b.evtx"), filepath.Join(logs, "b-link.evtx")))
 	must(os.Symlink(filepath.Join(root, "elsewhere", "sub"), filepath.Join(logs, "sub-link")))
 	must(os.Symlink(".", filepath.Join(logs, "loop")))
+	must(os.Symlink(filepath.Join(root, "elsewhere", "sub"), filepath.Join(logs, "zz-sub-again")))
 	must(os.Symlink("gone.evtx", filepath.Join(logs, "dangling.evtx")))
 	argLink := filepath.Join(root, "logs-link")
 	must(os.Symlink(logs, argLink))
@@ -387,6 +389,7 @@ func TestSymlinks(t *testing.T) {
 	wantErrs := []string{
 		filepath.Join(argLink, "dangling.evtx") + ": a symbolic link to gone.evtx, which cannot be read: no such file or directory",
 		filepath.Join(argLink, "loop") + ": a symbolic link back to a folder it is in (a loop): not followed",
+		filepath.Join(argLink, "zz-sub-again") + ": the same folder as " + filepath.Join(argLink, "sub-link") + " (through a symbolic link): read once",
 	}
 	var gotErrs []string
 	for _, e := range errs {
