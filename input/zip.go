@@ -24,8 +24,10 @@ import (
 const MaxZipDepth = 3
 
 // An archive is one zip: a file on disk, or a member (".zip") of another
-// archive. Its members are listed once; its data is open only while an
-// item inside it is being opened or read (reference counted).
+// archive. Its members are listed once. Its data (a decompressed nested
+// zip, or an open file) is opened by the first of its items to be read and
+// kept until every item was read (or while one holds a reference), so the
+// items of a compressed nested zip, read in order, decompress it once.
 type archive struct {
 	name   string // shown: the path, or "outer.zip!inner.zip"
 	path   string // the file on disk, for the outermost archive
@@ -36,10 +38,11 @@ type archive struct {
 	held   int64      // memory the decompressed archives of the chain hold while open
 	opts   *Options
 
-	mu     sync.Mutex
-	refs   int
-	ra     io.ReaderAt
-	closer func()
+	mu      sync.Mutex
+	refs    int
+	pending int // items not read yet: the data stays open for them
+	ra      io.ReaderAt
+	closer  func()
 }
 
 // ReadAt reads the archive's data; valid while a reference is held.
@@ -50,7 +53,7 @@ func (a *archive) ReadAt(p []byte, off int64) (int, error) { return a.ra.ReadAt(
 func (a *archive) acquire() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.refs > 0 {
+	if a.ra != nil {
 		a.refs++
 		return nil
 	}
@@ -92,7 +95,19 @@ func (a *archive) release() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.refs--
-	if a.refs == 0 {
+	a.closeIfUnused()
+}
+
+// itemDone records that one of the archive's items was read.
+func (a *archive) itemDone() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.pending--
+	a.closeIfUnused()
+}
+
+func (a *archive) closeIfUnused() {
+	if a.refs <= 0 && a.pending <= 0 && a.ra != nil {
 		a.closer()
 		a.ra, a.closer = nil, nil
 	}
@@ -199,7 +214,15 @@ func (x *expander) expandArchive(a *archive) {
 		x.fail(a.name, err)
 		return
 	}
-	defer a.release()
+	start := len(x.items)
+	defer func() {
+		a.release()
+		// Set once the listing's reference is given back: the data is
+		// opened again when the first item is read, not held from now on.
+		a.mu.Lock()
+		a.pending = len(x.items) - start
+		a.mu.Unlock()
+	}()
 	members, warn, err := listMembers(a, a.size)
 	if err != nil {
 		x.fail(a.name, fmt.Errorf("not a readable zip archive: %w", err))
@@ -212,7 +235,6 @@ func (x *expander) expandArchive(a *archive) {
 		x.fail(a.name, fmt.Errorf("archive lists %d members, more than the %d evtxscan reads: unpack it and scan the folder", len(members), MaxArchiveMembers))
 		return
 	}
-	start := len(x.items)
 	for _, m := range members {
 		if strings.HasSuffix(m.name, "/") {
 			continue
@@ -249,15 +271,13 @@ func zipItem(a *archive, m *zipMember, name string) Item {
 			return nil, 0, nil, err
 		}
 		r, size, inMem, err := openMember(a, m, a.opts.MaxMemberSize-a.held)
-		if err != nil {
+		if err != nil || inMem {
+			// Done with the archive (decompressed, or failed).
 			a.release()
-			return nil, 0, nil, err
+			a.itemDone()
+			return r, size, io.NopCloser(nil), err
 		}
-		if inMem {
-			a.release()
-			return r, size, io.NopCloser(nil), nil
-		}
-		return r, size, closerFunc(a.release), nil
+		return r, size, closerFunc(func() { a.release(); a.itemDone() }), nil
 	}
 	return it
 }
