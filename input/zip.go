@@ -165,6 +165,16 @@ func openMember(a *archive, m *zipMember, budget int64) (r io.ReaderAt, size int
 	csize := int64(min(m.csize, uint64(a.size)))
 	fr := flate.NewReader(bufio.NewReaderSize(io.NewSectionReader(a, off, csize), 64<<10))
 	defer fr.Close()
+	if m.usize > uint64(budget) {
+		// Refused whatever it holds; counting (output discarded, at most
+		// one byte past the budget) tells the user whether the claim is
+		// true, without holding anything.
+		n, _ := io.Copy(io.Discard, io.LimitReader(fr, budget+1))
+		if n <= budget {
+			return nil, 0, false, fmt.Errorf("member %s claims %d bytes, holds %d: the archive is damaged or forged", name, m.usize, n)
+		}
+		return nil, 0, false, fmt.Errorf("member %s claims %d bytes, more than the %d evtxscan decompresses in memory: unpack it and scan the file", name, m.usize, budget)
+	}
 	h := crc32.NewIEEE()
 	// Never trust the claim: read at most one byte more than the claim
 	// or the budget, whichever is less, in blocks as the data arrives.
