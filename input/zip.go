@@ -233,7 +233,7 @@ func (x *expander) expandArchive(a *archive) {
 		a.pending = len(x.items) - start
 		a.mu.Unlock()
 	}()
-	members, warn, err := listMembers(a, a.size)
+	members, warn, err := listMembers(a, a.size, a.opts.MaxMemberSize)
 	if err != nil {
 		x.fail(a.name, fmt.Errorf("not a readable zip archive: %w", err))
 		return
@@ -298,7 +298,7 @@ func (f closerFunc) Close() error { f(); return nil }
 
 // listMembers reads the central directory; when it is damaged, the members
 // are found by walking the local file headers and warn says so.
-func listMembers(ra io.ReaderAt, size int64) (members []*zipMember, warn, err error) {
+func listMembers(ra io.ReaderAt, size, maxOut int64) (members []*zipMember, warn, err error) {
 	zr, err := zip.NewReader(ra, size)
 	if err == nil || errors.Is(err, zip.ErrInsecurePath) {
 		members = make([]*zipMember, 0, len(zr.File))
@@ -307,13 +307,18 @@ func listMembers(ra io.ReaderAt, size int64) (members []*zipMember, warn, err er
 		}
 		return members, nil, nil
 	}
-	members, skipped := walkLocalHeaders(ra, size)
+	members, skipped := walkLocalHeaders(ra, size, maxOut)
 	if len(members) == 0 {
 		return nil, nil, err
 	}
 	msg := fmt.Sprintf("central directory unreadable (%v): %d members found by walking the local file headers", err, len(members))
 	if len(skipped) > 0 {
-		msg += fmt.Sprintf("; %d could not be delimited and are not read (%s)", len(skipped), strings.Join(skipped, ", "))
+		const show = 10
+		names := strings.Join(skipped[:min(len(skipped), show)], ", ")
+		if len(skipped) > show {
+			names += ", …"
+		}
+		msg += fmt.Sprintf("; %d could not be delimited and are not read (%s)", len(skipped), names)
 	}
 	return members, errors.New(msg), nil
 }
@@ -328,8 +333,9 @@ const (
 // headers, in file order, when the central directory cannot be read. A
 // member whose sizes are in a data descriptor (written after its data) is
 // delimited by decompressing it when it is deflated; a stored one cannot be
-// delimited and is returned in skipped.
-func walkLocalHeaders(ra io.ReaderAt, size int64) (members []*zipMember, skipped []string) {
+// delimited and is returned in skipped, like a deflated one decompressing
+// to more than maxOut bytes (it could not be read anyway).
+func walkLocalHeaders(ra io.ReaderAt, size, maxOut int64) (members []*zipMember, skipped []string) {
 	off := int64(0)
 	for len(members) < MaxArchiveMembers {
 		off = findSignature(ra, off, size, []byte(localSig))
@@ -352,11 +358,11 @@ func walkLocalHeaders(ra io.ReaderAt, size int64) (members []*zipMember, skipped
 		if _, err := ra.ReadAt(ne, off+localHeaderLen); err != nil {
 			break
 		}
-		m.name = string(ne[:nameLen])
+		m.name = string(ne[:min(nameLen, 1024)]) // a bounded name: it may be garbage
 		m.data = off + localHeaderLen + nameLen + extraLen
 		zip64Sizes(m, ne[nameLen:])
 		if flags&0x8 != 0 {
-			if m.method != zip.Deflate || !delimitDeflated(ra, size, m) {
+			if m.method != zip.Deflate || !delimitDeflated(ra, size, maxOut, m) {
 				skipped = append(skipped, DisplayMemberName(m.name))
 				off = m.data
 				continue
@@ -418,13 +424,13 @@ func (c *countingReader) ReadByte() (byte, error) {
 
 // delimitDeflated finds the end of a deflated member with a data descriptor
 // by decompressing it (output discarded), then reads the descriptor.
-func delimitDeflated(ra io.ReaderAt, size int64, m *zipMember) bool {
+func delimitDeflated(ra io.ReaderAt, size, maxOut int64, m *zipMember) bool {
 	cr := &countingReader{r: bufio.NewReader(io.NewSectionReader(ra, m.data, size-m.data))}
 	fr := flate.NewReader(cr)
 	h := crc32.NewIEEE()
-	n, err := io.Copy(h, fr)
+	n, err := io.Copy(h, io.LimitReader(fr, maxOut+1))
 	fr.Close()
-	if err != nil {
+	if err != nil || n > maxOut {
 		return false
 	}
 	m.csize, m.usize, m.crc = uint64(cr.n), uint64(n), h.Sum32()
