@@ -78,6 +78,9 @@ type Item struct {
 }
 
 // Open opens the item for reading. The caller closes the returned Closer.
+// An archive stays open (a compressed nested zip decompressed) from the
+// first of its items opened until each was opened and closed once, so
+// readers open the items in order (as Expand returns them), each once.
 func (it *Item) Open() (r io.ReaderAt, size int64, c io.Closer, err error) {
 	return it.open()
 }

@@ -299,9 +299,10 @@ func TestNestedZipBudget(t *testing.T) {
 }
 
 // TestDamagedCentralDirectory: without a readable central directory the
-// members are found from their local headers (archive/zip writes data
-// descriptors: deflated members are delimited by decompressing them,
-// stored ones cannot be and are named), with a warning.
+// members are found from their local headers, with a warning (archive/zip
+// writes data descriptors: deflated members are delimited by decompressing
+// them; a stored one cannot be, and is an error naming it, as is a member
+// cut short).
 func TestDamagedCentralDirectory(t *testing.T) {
 	b := zipData(t, []member{
 		{"Logs/Application.evtx", fakeLog(strings.Repeat("a", 70000)), zip.Deflate},
@@ -320,10 +321,28 @@ func TestDamagedCentralDirectory(t *testing.T) {
 			t.Errorf("%s: wrong content", it.Name)
 		}
 	}
-	if len(errs) != 1 || !IsWarning(errs[0]) ||
+	if len(errs) != 2 || !IsWarning(errs[0]) ||
 		!strings.Contains(errs[0].Error(), path+": central directory unreadable") ||
-		!strings.Contains(errs[0].Error(), "2 members found by walking the local file headers; 1 could not be delimited and are not read (Logs/stored.evtx)") {
+		!strings.Contains(errs[0].Error(), "walked the local file headers instead and found 3 members, 2 of them readable") ||
+		IsWarning(errs[1]) || !strings.HasPrefix(errs[1].Error(), path+"!Logs/stored.evtx: member cut short or its end not found") {
 		t.Errorf("errs = %v", errs)
+	}
+	// Cut short (an interrupted download): the members before the cut
+	// are read, the cut one is named.
+	whole := zipData(t, []member{
+		{"Logs/Application.evtx", fakeLog("app"), zip.Deflate},
+		{"Logs/Security.evtx", append(fakeLog(""), bytes.Repeat([]byte("0123456789"), 10000)...), zip.Deflate},
+		{"Logs/System.evtx", fakeLog("sys"), zip.Deflate},
+	})
+	cut := bytes.Index(whole, []byte("Logs/Security.evtx")) + 200
+	writeFile(t, path, whole[:cut])
+	items, errs = Expand([]string{path}, Options{})
+	if got := names(items); !slices.Equal(got, []string{path + "!Logs/Application.evtx"}) {
+		t.Errorf("cut archive: items = %v", got)
+	}
+	if len(errs) != 2 || !IsWarning(errs[0]) || !strings.Contains(errs[0].Error(), "found 2 members, 1 of them readable") ||
+		IsWarning(errs[1]) || !strings.HasPrefix(errs[1].Error(), path+"!Logs/Security.evtx: member cut short") {
+		t.Errorf("cut archive: errs = %v", errs)
 	}
 	// Nothing at all: an error, not a warning.
 	writeFile(t, path, []byte("PK\x03\x04 and nothing else"))

@@ -233,13 +233,22 @@ func (x *expander) expandArchive(a *archive) {
 		a.pending = len(x.items) - start
 		a.mu.Unlock()
 	}()
-	members, warn, err := listMembers(a, a.size, a.opts.MaxMemberSize)
+	members, skipped, warn, err := listMembers(a, a.size, a.opts.MaxMemberSize)
 	if err != nil {
 		x.fail(a.name, fmt.Errorf("not a readable zip archive: %w", err))
 		return
 	}
 	if warn != nil {
 		x.warn(a.name, warn)
+	}
+	// Members seen but not delimited are lost: errors, ten by name.
+	const show = 10
+	for i, name := range skipped {
+		if i == show {
+			x.fail(a.name, fmt.Errorf("%d more members could not be delimited and are not read: try repairing the archive (zip -FF)", len(skipped)-show))
+			break
+		}
+		x.fail(a.name+"!"+DisplayMemberName(name), errors.New("member cut short or its end not found (the central directory is unreadable): not read; try repairing the archive (zip -FF)"))
 	}
 	if len(members) > MaxArchiveMembers {
 		x.fail(a.name, fmt.Errorf("archive lists %d members, more than the %d evtxscan reads: unpack it and scan the folder", len(members), MaxArchiveMembers))
@@ -297,30 +306,23 @@ type closerFunc func()
 func (f closerFunc) Close() error { f(); return nil }
 
 // listMembers reads the central directory; when it is damaged, the members
-// are found by walking the local file headers and warn says so.
-func listMembers(ra io.ReaderAt, size, maxOut int64) (members []*zipMember, warn, err error) {
+// are found by walking the local file headers, warn says so and skipped
+// names the members seen but not delimited.
+func listMembers(ra io.ReaderAt, size, maxOut int64) (members []*zipMember, skipped []string, warn, err error) {
 	zr, err := zip.NewReader(ra, size)
 	if err == nil || errors.Is(err, zip.ErrInsecurePath) {
 		members = make([]*zipMember, 0, len(zr.File))
 		for _, zf := range zr.File {
 			members = append(members, &zipMember{name: zf.Name, method: zf.Method, csize: zf.CompressedSize64, usize: zf.UncompressedSize64, crc: zf.CRC32, zf: zf})
 		}
-		return members, nil, nil
+		return members, nil, nil, nil
 	}
-	members, skipped := walkLocalHeaders(ra, size, maxOut)
-	if len(members) == 0 {
-		return nil, nil, err
+	members, skipped = walkLocalHeaders(ra, size, maxOut)
+	if len(members) == 0 && len(skipped) == 0 {
+		return nil, nil, nil, err
 	}
-	msg := fmt.Sprintf("central directory unreadable (%v): %d members found by walking the local file headers", err, len(members))
-	if len(skipped) > 0 {
-		const show = 10
-		names := strings.Join(skipped[:min(len(skipped), show)], ", ")
-		if len(skipped) > show {
-			names += ", …"
-		}
-		msg += fmt.Sprintf("; %d could not be delimited and are not read (%s)", len(skipped), names)
-	}
-	return members, errors.New(msg), nil
+	warn = fmt.Errorf("central directory unreadable (%v): walked the local file headers instead and found %d members, %d of them readable", err, len(members)+len(skipped), len(members))
+	return members, skipped, warn, nil
 }
 
 const (
