@@ -464,3 +464,31 @@ func TestNestedZipDecompressedOnce(t *testing.T) {
 		t.Errorf("allocated %d bytes: the nested zip (%d bytes) was decompressed more than once", alloc, len(inner))
 	}
 }
+
+// TestArchivesClosedAfterReading: once every item was read, no archive
+// stays open (an archive counting the items of the zips inside it as its
+// own would wait for them forever: an open file, or a nested zip held in
+// memory for the rest of the run).
+func TestArchivesClosedAfterReading(t *testing.T) {
+	if _, err := os.ReadDir("/proc/self/fd"); err != nil {
+		t.Skip("needs /proc/self/fd to count open files")
+	}
+	openFiles := func() int { e, _ := os.ReadDir("/proc/self/fd"); return len(e) }
+	inner := zipData(t, []member{{"b.evtx", fakeLog("b"), zip.Store}, {"c.evtx", fakeLog("c"), zip.Deflate}})
+	path := filepath.Join(t.TempDir(), "o.zip")
+	writeFile(t, path, zipData(t, []member{{"a.evtx", fakeLog("a"), zip.Store}, {"inner.zip", inner, zip.Store}, {"z.evtx", fakeLog("z"), zip.Deflate}}))
+	before := openFiles()
+	items, errs := Expand([]string{path}, Options{})
+	if len(errs) != 0 || len(items) != 4 {
+		t.Fatalf("items %v errs %v", names(items), errs)
+	}
+	for i, it := range items {
+		readAll(t, it)
+		if i == 0 && openFiles() != before+1 {
+			t.Errorf("after the first item: %d files open, want the archive (%d)", openFiles(), before+1)
+		}
+	}
+	if n := openFiles(); n != before {
+		t.Errorf("%d files open after reading every item, %d before", n, before)
+	}
+}

@@ -58,6 +58,9 @@ func (a *archive) acquire() error {
 		return nil
 	}
 	if a.parent == nil {
+		if fi, err := os.Stat(a.path); err == nil && !fi.Mode().IsRegular() {
+			return fmt.Errorf("the archive %s is %s now, not a regular file", a.path, describeMode(fi.Mode()))
+		}
 		f, err := os.Open(a.path)
 		if err != nil {
 			return err
@@ -225,12 +228,13 @@ func (x *expander) expandArchive(a *archive) {
 		return
 	}
 	start := len(x.items)
+	direct := 0 // items of this archive itself, not of the zips inside
 	defer func() {
 		a.release()
 		// Set once the listing's reference is given back: the data is
 		// opened again when the first item is read, not held from now on.
 		a.mu.Lock()
-		a.pending = len(x.items) - start
+		a.pending = direct
 		a.mu.Unlock()
 	}()
 	members, skipped, warn, err := listMembers(a, a.size, a.opts.MaxMemberSize)
@@ -275,6 +279,7 @@ func (x *expander) expandArchive(a *archive) {
 			continue
 		}
 		x.items = append(x.items, zipItem(a, m, name))
+		direct++
 	}
 	added := x.items[start:]
 	sort.SliceStable(added, func(i, j int) bool { return added[i].Name < added[j].Name })
