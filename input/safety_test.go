@@ -492,3 +492,57 @@ func TestArchivesClosedAfterReading(t *testing.T) {
 		t.Errorf("%d files open after reading every item, %d before", n, before)
 	}
 }
+
+// TestConcurrentOpens: items of one archive opened from several goroutines
+// at once (as readers working ahead do) read the right bytes (run with
+// -race).
+func TestConcurrentOpens(t *testing.T) {
+	var ms []member
+	for i := range 40 {
+		method := uint16(zip.Deflate)
+		if i%2 == 0 {
+			method = zip.Store
+		}
+		ms = append(ms, member{fmt.Sprintf("%02d.evtx", i), fakeLog(fmt.Sprint(i)), method})
+	}
+	inner := zipData(t, ms)
+	path := filepath.Join(t.TempDir(), "o.zip")
+	writeFile(t, path, zipData(t, []member{{"inner.zip", inner, zip.Deflate}, {"top.evtx", fakeLog("top"), zip.Store}}))
+	items, errs := Expand([]string{path}, Options{})
+	if len(errs) != 0 || len(items) != 41 {
+		t.Fatalf("items %d errs %v", len(items), errs)
+	}
+	sem := make(chan struct{}, 3)
+	done := make(chan error, len(items))
+	for _, it := range items {
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem }()
+			r, size, c, err := it.Open()
+			if err != nil {
+				done <- err
+				return
+			}
+			defer c.Close()
+			b := make([]byte, size)
+			if _, err := r.ReadAt(b, 0); err != nil && err != io.EOF {
+				done <- err
+				return
+			}
+			want := strings.TrimSuffix(it.Name[strings.LastIndex(it.Name, "!")+1:], ".evtx")
+			if want != "top" {
+				want = strings.TrimPrefix(want, "0")
+			}
+			if string(b[8:]) != want {
+				done <- fmt.Errorf("%s holds %q", it.Name, b[8:])
+				return
+			}
+			done <- nil
+		}()
+	}
+	for range items {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}
