@@ -18,7 +18,7 @@ type FileSource struct {
 	Items   []input.Item
 	Options parser.Options
 	// Errors from input.Expand: paths that gave no file at all. They are
-	// accounted as unreadable files.
+	// accounted as unreadable files, except warnings (input.IsWarning).
 	InputErrors []error
 	Progress    *Progress
 
@@ -83,8 +83,11 @@ func (s *FileSource) Events(ctx context.Context) iter.Seq2[*parser.Event, error]
 			if ie, ok := err.(*input.Error); ok {
 				name = ie.Name
 			}
-			s.stats = append(s.stats, parser.Stats{File: name, Err: err})
-			if !yield(nil, &FileError{File: name, Fatal: true, Err: unwrapInput(err)}) {
+			fatal := !input.IsWarning(err) // a warning lost nothing
+			if fatal {
+				s.stats = append(s.stats, parser.Stats{File: name, Err: err})
+			}
+			if !yield(nil, &FileError{File: name, Fatal: fatal, Err: unwrapInput(err)}) {
 				return
 			}
 		}

@@ -2,18 +2,32 @@
 // directories (recursive), glob patterns and .zip archives (KAPE or
 // Velociraptor collections), and opens each as an io.ReaderAt for the parser.
 //
+// Only regular files are read: named pipes, devices and sockets are skipped
+// with a warning (opening a pipe would wait forever). Symbolic links are
+// followed, to files and to folders, also when given as the argument; a link
+// back to an enclosing folder (a loop) and a link to nothing are reported.
+//
 // Archives are read in place: nothing is extracted to disk, so a member name
-// such as "../../etc/passwd" can never write outside a folder (zip-slip). A
-// member is decompressed into memory only up to Options.MaxMemberSize bytes,
-// whatever its header claims, so a zip bomb costs at most that much.
-// Stored (uncompressed) members are read straight from the archive.
+// such as "../../etc/passwd" can never write outside a folder (zip-slip).
+// Each archive's central directory is read once, however many members it
+// has. Zips inside zips are read in place too, down to MaxZipDepth archives
+// deep; a deeper one is reported, not read. When the central directory is
+// damaged, the members are found by walking the local file headers (a
+// warning says so).
+//
+// Stored (uncompressed) members are read straight from the archive. A
+// compressed member is decompressed into memory through a hard limit that
+// never trusts its header: at most Options.MaxMemberSize bytes (by default
+// DefaultWindow, the memory window of readers that work ahead) for the member
+// and the compressed zips around it together, in blocks allocated as data
+// arrives. A member holding more or less than it claims, or failing its
+// CRC, is an error naming the archive and the member.
 //
 // Files are recognised by the .evtx extension or by the EVTX signature
 // ("ElfFile\x00") at their start, since collectors often rename them.
 package input
 
 import (
-	"archive/zip"
 	"bytes"
 	"errors"
 	"fmt"
@@ -21,13 +35,15 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 )
 
-// DefaultMaxMemberSize bounds the memory one compressed archive member may
-// take once decompressed (Windows' own default maximum log size is far less).
-const DefaultMaxMemberSize = 2 << 30
+// DefaultMaxMemberSize bounds the memory compressed archive members take
+// once decompressed (Windows' own default maximum log size is far less): the
+// member and the compressed zips it is nested in together. It equals the
+// reading window, so the memory of decompressed members stays within the
+// window whatever their headers claim.
+const DefaultMaxMemberSize = DefaultWindow
 
 // MaxArchiveMembers bounds the number of members read from one archive.
 const MaxArchiveMembers = 1 << 20
@@ -39,38 +55,70 @@ var (
 
 // Options tune how inputs are found.
 type Options struct {
-	// MaxMemberSize bounds a decompressed archive member; 0 means
-	// DefaultMaxMemberSize.
+	// MaxMemberSize bounds decompressed archive members (with the
+	// compressed zips around them); 0 means DefaultMaxMemberSize.
 	MaxMemberSize int64
 }
 
 // An Item is one event log to read.
 type Item struct {
-	// Name is what reports show: the path, or "archive.zip!member/path.evtx".
+	// Name is what reports show: the path, or "archive.zip!member/path.evtx"
+	// (one "!" per archive level).
 	Name string
 	// Size is the size in bytes (for a compressed member, its declared
 	// uncompressed size).
 	Size int64
-	// InMemory is what opening the item holds in memory: a compressed
+	// InMemory bounds what opening the item holds in memory: a compressed
 	// archive member is decompressed whole (its declared size, at most
-	// MaxMemberSize); files and stored members are read in place (0).
+	// MaxMemberSize, which reading enforces whatever the header claims),
+	// plus the compressed zips it is nested in; files and stored members
+	// are read in place (0).
 	InMemory int64
 	open     func() (io.ReaderAt, int64, io.Closer, error)
 }
 
 // Open opens the item for reading. The caller closes the returned Closer.
+// An archive stays open (a compressed nested zip decompressed) from the
+// first of its items opened until each was opened and closed once, so
+// readers open the items in order (as Expand returns them), each once.
 func (it *Item) Open() (r io.ReaderAt, size int64, c io.Closer, err error) {
 	return it.open()
 }
 
 // An Error is an input that could not be used; the run goes on without it.
+// With Warning set it is a remark that lost nothing a log could be in (a
+// named pipe skipped, a link loop not followed, a damaged central directory
+// worked around).
 type Error struct {
-	Name string // path or archive member
-	Err  error
+	Name    string // path or archive member
+	Err     error
+	Warning bool
 }
 
 func (e *Error) Error() string { return e.Name + ": " + e.Err.Error() }
 func (e *Error) Unwrap() error { return e.Err }
+
+// IsWarning reports whether err is an *Error with Warning set.
+func IsWarning(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Warning
+}
+
+// An expander collects the items and errors of one Expand.
+type expander struct {
+	opts    Options
+	items   []Item
+	errs    []error
+	dirKeys map[any]string // folders read, by dirKey
+	dirs    []seenDir      // the same where dirKey cannot tell
+}
+
+func (x *expander) fail(name string, err error) {
+	x.errs = append(x.errs, &Error{Name: name, Err: err})
+}
+func (x *expander) warn(name string, err error) {
+	x.errs = append(x.errs, &Error{Name: name, Err: err, Warning: true})
+}
 
 // Expand turns command-line paths into the items to read, in a stable order
 // (each argument's items sorted by name). Problems with single paths or
@@ -79,79 +127,154 @@ func Expand(paths []string, opts Options) ([]Item, []error) {
 	if opts.MaxMemberSize <= 0 {
 		opts.MaxMemberSize = DefaultMaxMemberSize
 	}
-	var items []Item
-	var errs []error
+	x := &expander{opts: opts, dirKeys: map[any]string{}}
 	for _, p := range paths {
 		matches := []string{p}
-		if _, err := os.Stat(p); err != nil && hasGlobMeta(p) {
+		if _, err := os.Lstat(p); err != nil && hasGlobMeta(p) {
 			m, gerr := filepath.Glob(p)
 			if gerr != nil {
-				errs = append(errs, &Error{p, fmt.Errorf("bad glob pattern: %v", gerr)})
+				x.fail(p, fmt.Errorf("bad glob pattern: %v", gerr))
 				continue
 			}
 			if len(m) == 0 {
-				errs = append(errs, &Error{p, errors.New("no file matches this pattern")})
+				x.fail(p, errors.New("no file matches this pattern"))
 				continue
 			}
 			matches = m
 		}
 		for _, m := range matches {
-			it, e := expandPath(m, opts)
-			items = append(items, it...)
-			errs = append(errs, e...)
+			x.expandArg(m)
 		}
 	}
-	return items, errs
+	return x.items, x.errs
 }
 
 func hasGlobMeta(p string) bool { return strings.ContainsAny(p, "*?[") }
 
-func expandPath(p string, opts Options) ([]Item, []error) {
+// expandArg expands one named path. Unlike a file met in a folder, a
+// named file that is not regular is an error: the user asked for it.
+func (x *expander) expandArg(p string) {
 	fi, err := os.Stat(p)
 	if err != nil {
-		return nil, []error{&Error{p, fmt.Errorf("cannot read it: %w (check the path)", unwrapPathError(err))}}
-	}
-	if !fi.IsDir() {
-		if isZip(p) {
-			return expandZip(p, opts)
+		if li, lerr := os.Lstat(p); lerr == nil && li.Mode()&fs.ModeSymlink != 0 {
+			x.fail(p, danglingLink(p, err))
+			return
 		}
+		x.fail(p, fmt.Errorf("cannot read it: %w (check the path)", unwrapPathError(err)))
+		return
+	}
+	switch {
+	case fi.IsDir():
+		x.walkDir(p, []os.FileInfo{fi})
+	case !fi.Mode().IsRegular():
+		x.fail(p, fmt.Errorf("%s, not a regular file: evtxscan reads only regular files", describeMode(fi.Mode())))
+	case isZip(p):
+		x.expandArchive(&archive{name: p, path: p, size: fi.Size(), depth: 1, opts: &x.opts})
+	default:
 		// An explicit file is always tried: the parser says if it is no EVTX.
-		return []Item{fileItem(p, fi.Size())}, nil
+		x.items = append(x.items, fileItem(p, fi.Size()))
 	}
-	var items []Item
-	var errs []error
-	walkErr := filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			errs = append(errs, &Error{path, fmt.Errorf("cannot read it: %w", unwrapPathError(err))})
-			if d != nil && d.IsDir() {
-				return fs.SkipDir
+}
+
+// walkDir adds the logs under dir, following symbolic links; ancestors are
+// the folders from the argument down to dir, so that a link back to one of
+// them (a loop) is reported instead of followed. A folder reached a second
+// time through another link is read once (links could otherwise make a
+// small tree expand exponentially).
+func (x *expander) walkDir(dir string, ancestors []os.FileInfo) {
+	if first, seen := x.visit(dir, ancestors[len(ancestors)-1]); seen {
+		x.warn(dir, fmt.Errorf("the same folder as %s (through a symbolic link): read once", first))
+		return
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		x.fail(dir, fmt.Errorf("cannot read it: %w", unwrapPathError(err)))
+	}
+	for _, d := range entries {
+		path := filepath.Join(dir, d.Name())
+		var fi os.FileInfo
+		// Windows reports junctions as irregular: resolve them like links.
+		if d.Type()&(fs.ModeSymlink|fs.ModeIrregular) != 0 {
+			fi, err = os.Stat(path)
+			if err != nil {
+				x.warn(path, danglingLink(path, err))
+				continue
 			}
-			return nil
-		}
-		if d.IsDir() || !d.Type().IsRegular() {
-			return nil
-		}
-		info, err := d.Info()
-		if err != nil {
-			errs = append(errs, &Error{path, err})
-			return nil
+		} else if fi, err = d.Info(); err != nil {
+			x.fail(path, fmt.Errorf("cannot read it: %w", unwrapPathError(err)))
+			continue
 		}
 		switch {
+		case fi.IsDir():
+			loop := false
+			for _, a := range ancestors {
+				if os.SameFile(a, fi) {
+					loop = true
+					break
+				}
+			}
+			if loop {
+				x.warn(path, errors.New("a symbolic link back to a folder it is in (a loop): not followed"))
+				continue
+			}
+			x.walkDir(path, append(ancestors[:len(ancestors):len(ancestors)], fi))
+		case !fi.Mode().IsRegular():
+			x.warn(path, fmt.Errorf("skipped: %s, not a regular file", describeMode(fi.Mode())))
 		case strings.EqualFold(filepath.Ext(path), ".evtx"):
-			items = append(items, fileItem(path, info.Size()))
-		case strings.EqualFold(filepath.Ext(path), ".zip") || hasPrefixFile(path, signatureZip):
-			it, e := expandZip(path, opts)
-			items = append(items, it...)
-			errs = append(errs, e...)
+			x.items = append(x.items, fileItem(path, fi.Size()))
+		case isZip(path):
+			x.expandArchive(&archive{name: path, path: path, size: fi.Size(), depth: 1, opts: &x.opts})
 		case hasPrefixFile(path, signatureEVTX):
-			items = append(items, fileItem(path, info.Size()))
+			x.items = append(x.items, fileItem(path, fi.Size()))
 		}
-		return nil
-	})
-	if walkErr != nil {
-		errs = append(errs, &Error{p, walkErr})
 	}
-	return items, errs
+}
+
+// visit records a folder as read; seen is true (with the path it was first
+// read under) when it was read already.
+func (x *expander) visit(path string, fi os.FileInfo) (first string, seen bool) {
+	if key, ok := dirKey(fi); ok {
+		if first, seen = x.dirKeys[key]; !seen {
+			x.dirKeys[key] = path
+		}
+		return first, seen
+	}
+	for _, d := range x.dirs {
+		if os.SameFile(d.fi, fi) {
+			return d.path, true
+		}
+	}
+	x.dirs = append(x.dirs, seenDir{path, fi})
+	return "", false
+}
+
+type seenDir struct {
+	path string
+	fi   os.FileInfo
+}
+
+func danglingLink(path string, err error) error {
+	target, lerr := os.Readlink(path)
+	if lerr != nil {
+		target = "?"
+	}
+	return fmt.Errorf("a symbolic link to %s, which cannot be read: %w", target, unwrapPathError(err))
+}
+
+func describeMode(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	case m&fs.ModeIrregular != 0:
+		return "an irregular file"
+	}
+	return "a special file (" + m.Type().String() + ")"
 }
 
 func unwrapPathError(err error) error {
@@ -164,6 +287,11 @@ func unwrapPathError(err error) error {
 
 func fileItem(path string, size int64) Item {
 	return Item{Name: path, Size: size, open: func() (io.ReaderAt, int64, io.Closer, error) {
+		// Checked again: a file replaced by a pipe since it was listed
+		// must not block the run.
+		if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+			return nil, 0, nil, fmt.Errorf("%s now, not a regular file", describeMode(fi.Mode()))
+		}
 		f, err := os.Open(path)
 		if err != nil {
 			return nil, 0, nil, err
@@ -178,7 +306,7 @@ func fileItem(path string, size int64) Item {
 }
 
 func isZip(path string) bool {
-	return strings.EqualFold(filepath.Ext(path), ".zip") || hasPrefixFile(path, signatureZip)
+	return isZipName(path) || hasPrefixFile(path, signatureZip)
 }
 
 func hasPrefixFile(path string, sig []byte) bool {
@@ -192,37 +320,6 @@ func hasPrefixFile(path string, sig []byte) bool {
 		return false
 	}
 	return bytes.Equal(buf, sig)
-}
-
-// expandZip lists the event logs inside an archive. The archive stays open
-// for the items' lifetime only while one of them is being read.
-func expandZip(path string, opts Options) ([]Item, []error) {
-	zr, err := zip.OpenReader(path)
-	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
-		return nil, []error{&Error{path, fmt.Errorf("not a readable zip archive: %w", err)}}
-	}
-	defer zr.Close()
-	var items []Item
-	var errs []error
-	if len(zr.File) > MaxArchiveMembers {
-		return nil, []error{&Error{path, fmt.Errorf("archive lists %d members, more than the %d evtxscan reads: unpack it and scan the folder", len(zr.File), MaxArchiveMembers)}}
-	}
-	for i, zf := range zr.File {
-		if zf.FileInfo().IsDir() {
-			continue
-		}
-		name := path + "!" + DisplayMemberName(zf.Name)
-		if !strings.EqualFold(filepath.Ext(zf.Name), ".evtx") && !zipMemberHasSignature(zf) {
-			continue
-		}
-		it := zipItem(path, i, name, int64(zf.UncompressedSize64), opts.MaxMemberSize)
-		if !(zf.Method == zip.Store && zf.CompressedSize64 == zf.UncompressedSize64) {
-			it.InMemory = min(int64(zf.UncompressedSize64), opts.MaxMemberSize)
-		}
-		items = append(items, it)
-	}
-	sort.SliceStable(items, func(i, j int) bool { return items[i].Name < items[j].Name })
-	return items, errs
 }
 
 // DisplayMemberName makes an archive member name safe to show: forward
@@ -242,68 +339,4 @@ func DisplayMemberName(name string) string {
 		}
 		return r
 	}, name)
-}
-
-func zipMemberHasSignature(zf *zip.File) bool {
-	if zf.UncompressedSize64 < uint64(len(signatureEVTX)) {
-		return false
-	}
-	rc, err := zf.Open()
-	if err != nil {
-		return false
-	}
-	defer rc.Close()
-	buf := make([]byte, len(signatureEVTX))
-	if _, err := io.ReadFull(rc, buf); err != nil {
-		return false
-	}
-	return bytes.Equal(buf, signatureEVTX)
-}
-
-func zipItem(archive string, index int, name string, size int64, maxSize int64) Item {
-	return Item{Name: name, Size: size, open: func() (io.ReaderAt, int64, io.Closer, error) {
-		zr, err := zip.OpenReader(archive)
-		if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
-			return nil, 0, nil, err
-		}
-		if index >= len(zr.File) {
-			zr.Close()
-			return nil, 0, nil, errors.New("archive changed while reading")
-		}
-		zf := zr.File[index]
-		if zf.Method == zip.Store && zf.CompressedSize64 == zf.UncompressedSize64 {
-			// Stored: read in place from the archive file.
-			off, err := zf.DataOffset()
-			if err == nil {
-				f, err := os.Open(archive)
-				if err == nil {
-					zr.Close()
-					return io.NewSectionReader(f, off, int64(zf.UncompressedSize64)), int64(zf.UncompressedSize64), f, nil
-				}
-			}
-		}
-		defer zr.Close()
-		if zf.UncompressedSize64 > uint64(maxSize) {
-			return nil, 0, nil, fmt.Errorf("member claims %d bytes, more than the %d evtxscan decompresses in memory: unpack it and scan the file", zf.UncompressedSize64, maxSize)
-		}
-		rc, err := zf.Open()
-		if err != nil {
-			return nil, 0, nil, err
-		}
-		defer rc.Close()
-		// Never trust the declared size: read at most maxSize+1 bytes.
-		capHint := int64(zf.UncompressedSize64)
-		if capHint > maxSize {
-			capHint = maxSize
-		}
-		buf := bytes.NewBuffer(make([]byte, 0, capHint))
-		n, err := io.Copy(buf, io.LimitReader(rc, maxSize+1))
-		if err != nil {
-			return nil, 0, nil, fmt.Errorf("decompressing: %w", err)
-		}
-		if n > maxSize {
-			return nil, 0, nil, fmt.Errorf("member decompresses to more than %d bytes (a zip bomb, or a huge log): unpack it and scan the file", maxSize)
-		}
-		return bytes.NewReader(buf.Bytes()), n, io.NopCloser(nil), nil
-	}}
 }

@@ -13,7 +13,7 @@ import (
 // fakeLog is enough of an EVTX file for input: the signature and a body.
 func fakeLog(body string) []byte { return append([]byte("ElfFile\x00"), body...) }
 
-func writeFile(t *testing.T, path string, data []byte) {
+func writeFile(t testing.TB, path string, data []byte) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)

@@ -80,6 +80,10 @@ func runDump(args []string, stdout, stderr io.Writer) int {
 	defer w.Flush()
 	code := exitOK
 	for _, err := range inputErrs {
+		if input.IsWarning(err) {
+			fmt.Fprintf(stderr, "warning: %v\n", err)
+			continue
+		}
 		fmt.Fprintf(stderr, "evtxscan dump: %v\n", err)
 		code = exitUnreadable
 	}

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -437,5 +438,51 @@ func TestScanNotifyWebhook(t *testing.T) {
 	// A URL on the command line is refused: other users can read it.
 	if code, _, _ := scan(t, "--format", "jsonl", "--out", t.TempDir(), "--notify", srv.URL, s1); code != exitUsage {
 		t.Errorf("--notify URL: exit %d, want %d", code, exitUsage)
+	}
+}
+
+// TestScanLyingZipMemberExit3: a member whose header claims less than it
+// holds is named (archive and member) and makes exit 3; the other member
+// and the file next to the archive are scanned.
+func TestScanLyingZipMemberExit3(t *testing.T) {
+	root := testenv.RepoRoot(t)
+	dir := t.TempDir()
+	app, err := os.ReadFile(filepath.Join(root, "testdata", "evtx", "s1_custom_action_rollback", "Application.evtx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, filepath.Join(root, "testdata", "evtx", "s1_custom_action_rollback", "System.evtx"), filepath.Join(dir, "System.evtx"))
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, name := range []string{"Lying.evtx", "Application.evtx"} {
+		w, _ := zw.Create(name)
+		w.Write(app)
+	}
+	zw.Close()
+	b := buf.Bytes()
+	// Lying.evtx's central directory entry claims 4,096 bytes.
+	i := bytes.Index(b, []byte("PK\x01\x02"))
+	if string(b[i+46:i+46+len("Lying.evtx")]) != "Lying.evtx" {
+		t.Fatal("the first central directory entry is not Lying.evtx")
+	}
+	binary.LittleEndian.PutUint32(b[i+24:], 4096)
+	archive := filepath.Join(dir, "collection.zip")
+	if err := os.WriteFile(archive, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	code, _, stderr := scan(t, "--format", "jsonl", "--out", out, dir)
+	if code != exitUnreadable {
+		t.Fatalf("exit %d, want %d; stderr:\n%s", code, exitUnreadable, stderr)
+	}
+	if want := archive + "!Lying.evtx: cannot read it: member Lying.evtx claims 4096 bytes, holds more"; !strings.Contains(stderr, want) {
+		t.Errorf("stderr does not say %q:\n%s", want, stderr)
+	}
+	files := map[string]bool{}
+	for _, l := range readJSONL[timelineLine](t, filepath.Join(out, "timeline.jsonl")) {
+		files[l.File] = true
+	}
+	if !files[archive+"!Application.evtx"] || !files[filepath.Join(dir, "System.evtx")] || len(files) != 2 {
+		t.Errorf("timeline files = %v, want the honest member and System.evtx", files)
 	}
 }
