@@ -72,6 +72,8 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	// Messages name files and archive members, which are attacker-chosen.
+	stderr = visibleWriter{stderr}
 	if len(args) == 0 {
 		usage(stderr)
 		return exitUsage

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"time"
@@ -122,6 +121,10 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, exitCodesHelp)
 		return exitOK
 	}
+	if o.workers < 0 {
+		fmt.Fprintf(stderr, "evtxscan scan: --workers %d: give 0 (one per core) or a positive number\n", o.workers)
+		return exitUsage
+	}
 	if fs.NArg() == 0 {
 		fmt.Fprintln(stderr, "evtxscan scan: name at least one file, folder or .zip to scan (e.g. evtxscan scan C:\\Windows\\System32\\winevt\\Logs)")
 		return exitUsage
@@ -132,8 +135,13 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	items, inputErrs := input.Expand(fs.Args(), input.Options{})
-	if len(items) == 0 && len(inputErrs) == 0 {
-		fmt.Fprintf(stderr, "evtxscan scan: no event log (.evtx, or a file starting with the EVTX signature) under %s\n", strings.Join(fs.Args(), ", "))
+	if len(items) == 0 {
+		// Nothing to read: reports would only say so, and would replace
+		// the good ones of an earlier run with empty ones.
+		for _, err := range inputErrs {
+			fmt.Fprintf(stderr, "evtxscan scan: %s\n", inputMessage(err))
+		}
+		fmt.Fprintf(stderr, "evtxscan scan: no event log (.evtx, or a file starting with the EVTX signature) to read in %s: no report written\n", strings.Join(fs.Args(), ", "))
 		return exitUnreadable
 	}
 	prog := &analysis.Progress{}
@@ -222,12 +230,19 @@ func (o *analysisFlags) execute(cfg analysis.Config, src analysis.Source, notifi
 	}
 	bar := newProgressBar(stderr, cfg.Progress, nfiles, total, o.quiet)
 	bar.start()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
+	sig := handleSignals(context.Background(), stderr, "scan")
+	defer sig.stop()
+	ctx := sig.ctx
 	res, err := analysis.Run(ctx, src, cfg)
 	bar.stop()
+	if code := sig.exitCode(); code != 0 {
+		if len(cfg.Report.Formats) > 0 {
+			fmt.Fprintf(stderr, "evtxscan scan: stopped before the end: no report written, the reports in %s are unchanged\n", cfg.Report.Dir)
+		}
+		return code
+	}
 	if err != nil {
-		fmt.Fprintf(stderr, "evtxscan: %v\n", err)
+		printRunError(stderr, "scan", err)
 		return exitUsage
 	}
 	printWarnings(stderr, warnings)
@@ -291,7 +306,7 @@ func printSummary(w io.Writer, res *analysis.Result, cfg analysis.Config) {
 	if u := res.Unreadable(); len(u) > 0 {
 		fmt.Fprintf(w, "%d files could not be read:\n", len(u))
 		for _, s := range u {
-			fmt.Fprintf(w, "  %s: %v\n", s.File, s.Err)
+			fmt.Fprintf(w, "  %s\n", analysis.FileMessage(s.File, true, s.Err))
 		}
 	}
 	if len(cfg.Report.Formats) > 0 {
