@@ -147,6 +147,10 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 	prog := &analysis.Progress{}
 	src := &analysis.FileSource{Items: items, InputErrors: inputErrs, Options: parser.Options{Recover: o.recover, Workers: o.workers}, Progress: prog}
 	cfg.Progress = prog
+	var source analysis.Source = src
+	if wrapScanSource != nil {
+		source = wrapScanSource(source)
+	}
 	var total int64
 	for _, it := range items {
 		total += it.Size
@@ -156,8 +160,12 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "evtxscan scan: %v\n", err)
 		return exitUsage
 	}
-	return o.analysisFlags.execute(cfg, src, notifier, len(items), total, stdout, stderr)
+	return o.analysisFlags.execute(cfg, source, notifier, len(items), total, stdout, stderr)
 }
+
+// wrapScanSource, when set (by tests only), wraps scan's source: the
+// interruption tests stop a real scan at a known point.
+var wrapScanSource func(analysis.Source) analysis.Source
 
 const exitCodesHelp = `
 Exit codes: 0 done; 1 findings at or above --fail-level (takes precedence over 3);

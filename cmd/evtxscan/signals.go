@@ -95,7 +95,7 @@ func printRunError(stderr io.Writer, what string, err error) {
 	}
 	advice := "check the folder's permissions, or choose another with --out"
 	if diskFull(err) {
-		advice = "the disk is full: free some space there or choose another folder with --out"
+		advice = "the disk is full (or a file size limit was reached): free some space there or choose another folder with --out"
 	}
 	fmt.Fprintf(stderr, "evtxscan %s: %v\n  no report was replaced (the previous ones in %s are unchanged); %s, then run it again\n", what, err, dir, advice)
 }
@@ -109,5 +109,5 @@ func diskFull(err error) bool {
 	if runtime.GOOS == "windows" {
 		return en == 39 || en == 112 // ERROR_HANDLE_DISK_FULL, ERROR_DISK_FULL
 	}
-	return en == syscall.ENOSPC || en == syscall.EDQUOT
+	return en == syscall.ENOSPC || en == syscall.EDQUOT || en == syscall.EFBIG
 }
