@@ -53,12 +53,19 @@ func FileMessage(file string, fatal bool, err error) string {
 	if err != nil {
 		msg = err.Error()
 	}
-	for file != "" && strings.HasPrefix(msg, file+": ") {
-		msg = msg[len(file)+2:] // the parser's and input's errors name the file already
-	}
 	const prefix = "cannot read it: "
-	for strings.HasPrefix(msg, prefix) {
-		msg = msg[len(prefix):]
+	for {
+		// The parser's and input's errors name the file, or say it could
+		// not be read, already.
+		switch {
+		case file != "" && strings.HasPrefix(msg, file+": "):
+			msg = msg[len(file)+2:]
+			continue
+		case strings.HasPrefix(msg, prefix):
+			msg = msg[len(prefix):]
+			continue
+		}
+		break
 	}
 	if fatal {
 		msg = prefix + msg
