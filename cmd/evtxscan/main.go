@@ -22,6 +22,7 @@ const (
 	exitFindings   = 1 // findings at or above --fail-level
 	exitUsage      = 2 // usage error, or a problem with the whole run
 	exitUnreadable = 3 // some input could not be read (the rest was scanned)
+	// exitInterrupted (130) and exitTerminated (143): see signals.go.
 )
 
 // version is set by the build (-ldflags "-X main.version=…").
@@ -115,6 +116,7 @@ func usage(w io.Writer) {
 	}
 	b.WriteString("\nRun 'evtxscan <command> --help' for a command's flags.\n")
 	b.WriteString("Exit codes: 0 done; 1 findings at or above --fail-level; 2 usage error;\n")
-	b.WriteString("3 some input could not be read (the rest was still scanned).\n")
+	b.WriteString("3 some input could not be read (the rest was still scanned);\n")
+	b.WriteString("130/143 stopped by SIGINT/SIGTERM (previous reports kept).\n")
 	fmt.Fprint(w, b.String())
 }

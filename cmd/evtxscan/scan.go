@@ -169,7 +169,9 @@ var wrapScanSource func(analysis.Source) analysis.Source
 
 const exitCodesHelp = `
 Exit codes: 0 done; 1 findings at or above --fail-level (takes precedence over 3);
-2 usage error; 3 some input could not be read (the rest was scanned and reported).
+2 usage error or the reports could not be written (the previous ones are kept);
+3 some input could not be read (the rest was scanned and reported; nothing readable:
+no report); 130/143 stopped by SIGINT/SIGTERM (previous reports kept).
 `
 
 // config turns the flags into an analysis configuration.
