@@ -266,6 +266,9 @@ func (o *analysisFlags) execute(cfg analysis.Config, src analysis.Source, notifi
 			fmt.Fprintf(stderr, "warning: alerts not delivered yet (kept in %s, retried next run): %v\n", notifier.Outbox().Dir(), err)
 		}
 	}
+	if code := sig.exitCode(); code != 0 {
+		return code // stopped while delivering: the reports are complete
+	}
 	if o.failLevel != "" {
 		l, _ := rules.ParseLevel(strings.ToLower(o.failLevel))
 		if res.CountAtLeast(l) > 0 {
