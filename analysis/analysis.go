@@ -11,7 +11,6 @@ package analysis
 import (
 	"context"
 	"errors"
-	"fmt"
 	"iter"
 	"sync/atomic"
 	"time"
@@ -193,7 +192,7 @@ func Run(ctx context.Context, src Source, cfg Config) (*Result, error) {
 		tracker.Add(ev)
 		if rw != nil {
 			if err := rw.AddEvent(ev); err != nil {
-				return nil, fmt.Errorf("writing the report: %w", err)
+				return nil, err // a *report.WriteError, naming the file
 			}
 		}
 		if ctx.Err() != nil {
@@ -207,6 +206,11 @@ func Run(ctx context.Context, src Source, cfg Config) (*Result, error) {
 	res.Sessions = tracker.Sessions()
 	res.Elapsed = time.Since(res.Started)
 
+	if ctx.Err() != nil {
+		// Cancelled (Ctrl-C, SIGTERM): the deferred Abort keeps the
+		// previous reports.
+		return nil, ctx.Err()
+	}
 	if rw != nil {
 		prog.Phase.Store("writing")
 		nrules := 0
@@ -223,7 +227,7 @@ func Run(ctx context.Context, src Source, cfg Config) (*Result, error) {
 			Duplicates: res.Duplicates, Rules: nrules, Tool: cfg.Tool,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("writing the report: %w", err)
+			return nil, err // a *report.WriteError, naming the file
 		}
 	}
 	res.Elapsed = time.Since(res.Started)

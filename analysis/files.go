@@ -2,7 +2,9 @@ package analysis
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"iter"
 	"strings"
 
@@ -33,17 +35,53 @@ type FileError struct {
 	Err   error
 }
 
+// Error is the one place a file's problem becomes text for people: the path
+// once, "cannot read it" once when the file was not read, then the cause
+// without the path or prefix the layers below may have put in front.
 func (e *FileError) Error() string {
-	msg := e.Err.Error()
-	if e.File != "" && strings.HasPrefix(msg, e.File) {
-		// The parser's errors name the file already.
-		msg = strings.TrimPrefix(msg[len(e.File):], ": ")
-	}
-	if e.Fatal {
-		msg = "cannot read it: " + msg
-	}
-	return e.File + ": " + msg
+	return FileMessage(e.File, e.Fatal, e.Err)
 }
+
+// FileMessage formats a problem with file as FileError does.
+func FileMessage(file string, fatal bool, err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Err != nil && pe.Path == file && strings.HasSuffix(err.Error(), pe.Error()) {
+		// "open PATH: no such file" → the cause; the path is said once.
+		err = &causeText{prefix: strings.TrimSuffix(err.Error(), pe.Error()), err: pe.Err}
+	}
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	const prefix = "cannot read it: "
+	for {
+		// The parser's and input's errors name the file, or say it could
+		// not be read, already.
+		switch {
+		case file != "" && strings.HasPrefix(msg, file+": "):
+			msg = msg[len(file)+2:]
+			continue
+		case strings.HasPrefix(msg, prefix):
+			msg = msg[len(prefix):]
+			continue
+		}
+		break
+	}
+	if fatal {
+		msg = prefix + msg
+	}
+	if file == "" {
+		return msg
+	}
+	return file + ": " + msg
+}
+
+type causeText struct {
+	prefix string
+	err    error
+}
+
+func (c *causeText) Error() string { return c.prefix + c.err.Error() }
 
 func (e *FileError) Unwrap() error { return e.Err }
 
@@ -85,7 +123,8 @@ func (s *FileSource) Events(ctx context.Context) iter.Seq2[*parser.Event, error]
 			}
 			fatal := !input.IsWarning(err) // a warning lost nothing
 			if fatal {
-				s.stats = append(s.stats, parser.Stats{File: name, Err: err})
+				// The accounting keeps the cause: reports show the file apart.
+				s.stats = append(s.stats, parser.Stats{File: name, Err: unwrapInput(err)})
 			}
 			if !yield(nil, &FileError{File: name, Fatal: fatal, Err: unwrapInput(err)}) {
 				return

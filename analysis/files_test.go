@@ -2,9 +2,12 @@ package analysis
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	"github.com/evtxscan/evtxscan/input"
@@ -97,4 +100,27 @@ func asFileError(err error, fe **FileError) bool {
 	e, ok := err.(*FileError)
 	*fe = e
 	return ok
+}
+
+// TestFileMessage: the path once, "cannot read it" once, whatever the
+// layers below put in front of the cause.
+func TestFileMessage(t *testing.T) {
+	const f = "/logs/App.evtx"
+	pathErr := &fs.PathError{Op: "open", Path: f, Err: syscall.ENOENT}
+	for _, tt := range []struct {
+		name  string
+		fatal bool
+		err   error
+		want  string
+	}{
+		{"input error", true, fmt.Errorf("cannot read it: %w (check the path)", syscall.ENOENT), f + ": cannot read it: no such file or directory (check the path)"},
+		{"path error", true, pathErr, f + ": cannot read it: no such file or directory"},
+		{"parser names the file", true, errors.New(f + ": not an EVTX file"), f + ": cannot read it: not an EVTX file"},
+		{"both", true, errors.New(f + ": cannot read it: " + f + ": gone"), f + ": cannot read it: gone"},
+		{"damage", false, errors.New(f + ": chunk 2 at offset 0x11000: bad CRC"), f + ": chunk 2 at offset 0x11000: bad CRC"},
+	} {
+		if got := FileMessage(f, tt.fatal, tt.err); got != tt.want {
+			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
+		}
+	}
 }

@@ -71,13 +71,12 @@ func lessEvent(a, b seqEvent) int {
 
 func (s *sorter) spill() error {
 	slices.SortFunc(s.run, lessEvent)
-	f, err := os.CreateTemp(s.dir, "evtxscan-run-*.bin")
+	// Nothing is left behind on any exit path, kill -9 included: the file
+	// is unlinked at once (Unix) or deleted on close by Windows.
+	f, err := createSpill(s.dir)
 	if err != nil {
 		return fmt.Errorf("cannot create a temporary file to sort the timeline (%v): set TMPDIR to a folder with free space", err)
 	}
-	// The file is unlinked at once where the OS allows it, so nothing is
-	// left behind even if the process is killed.
-	os.Remove(f.Name())
 	w := &spillWriter{w: bufio.NewWriterSize(f, 1<<20)}
 	for _, se := range s.run {
 		if err := w.write(se.seq, se.ev); err != nil {

@@ -2,7 +2,9 @@ package analysis
 
 import (
 	"math/rand"
+	"os"
 	"reflect"
+	"runtime"
 	"testing"
 	"time"
 
@@ -90,5 +92,28 @@ func TestSpillReaderRejectsGarbage(t *testing.T) {
 	r := &spillReader{buf: []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}}
 	if v := r.str(); v != "" || r.err == nil {
 		t.Errorf("str on garbage = %q, err %v", v, r.err)
+	}
+}
+
+// TestSpillLeavesNothing: the run files are invisible from the moment they
+// exist, so a killed scan cannot leave them behind.
+func TestSpillLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	s := newSorter(dir, 1) // spill on every add
+	for _, ev := range []*parser.Event{{}, {}, {}} {
+		if err := s.add(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(s.files) == 0 {
+		t.Fatal("nothing spilled")
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 && runtime.GOOS != "windows" {
+		t.Errorf("run files visible while open: %v", entries)
+	}
+	for range s.sorted() {
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("run files left: %v", entries)
 	}
 }

@@ -36,6 +36,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
 )
 
 // DefaultMaxMemberSize bounds the memory compressed archive members take
@@ -322,10 +323,12 @@ func hasPrefixFile(path string, sig []byte) bool {
 	return bytes.Equal(buf, sig)
 }
 
-// DisplayMemberName makes an archive member name safe to show: forward
-// slashes, no leading slash or drive, ".." elements kept visible but
-// harmless (nothing is ever written under that name), control characters
-// replaced.
+// DisplayMemberName makes an archive member name safe to use as a file
+// name in reports: forward slashes, no leading slash or drive, ".."
+// elements kept visible but harmless (nothing is ever written under that
+// name). Control and bidi characters are kept as they are, so two members
+// never get the same name: every output escapes them reversibly (JSON \u
+// escapes, \xNN and \uNNNN in display formats and on the terminal).
 func DisplayMemberName(name string) string {
 	name = strings.ReplaceAll(name, "\\", "/")
 	name = strings.TrimLeft(name, "/")
@@ -333,10 +336,21 @@ func DisplayMemberName(name string) string {
 		name = name[2:]
 		name = strings.TrimLeft(name, "/")
 	}
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return '?'
+	if !utf8.ValidString(name) {
+		// A name in a legacy code page: its bytes would all become U+FFFD
+		// in JSON. As \xNN they stay apart (no "\" is left above, so the
+		// escape cannot be confused with a name's own text).
+		var b strings.Builder
+		for i := 0; i < len(name); {
+			r, size := utf8.DecodeRuneInString(name[i:])
+			if r == utf8.RuneError && size == 1 {
+				fmt.Fprintf(&b, "\\x%02x", name[i])
+			} else {
+				b.WriteString(name[i : i+size])
+			}
+			i += size
 		}
-		return r
-	}, name)
+		name = b.String()
+	}
+	return name
 }

@@ -171,7 +171,12 @@ func TestDisplayMemberName(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{`C:\Windows\System32\winevt\Logs\Application.evtx`, "Windows/System32/winevt/Logs/Application.evtx"},
 		{"/abs/x.evtx", "abs/x.evtx"},
-		{"a\x1b[31mb.evtx", "a?[31mb.evtx"},
+		// Kept, not replaced: "a?b" would collide with "a\x01b" and "a\x02b".
+		{"a\x1b[31mb.evtx", "a\x1b[31mb.evtx"},
+		{"a\x01b.evtx", "a\x01b.evtx"},
+		// Legacy code page bytes: escaped, not all turned into U+FFFD.
+		{"caf\xe9.evtx", `caf\xe9.evtx`},
+		{"caf\xe8.evtx", `caf\xe8.evtx`},
 	}
 	for _, tt := range tests {
 		if got := DisplayMemberName(tt.in); got != tt.want {

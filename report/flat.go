@@ -3,9 +3,7 @@ package report
 import (
 	"bufio"
 	"encoding/csv"
-	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"time"
 
@@ -20,11 +18,12 @@ type flatFile struct {
 	w    *bufio.Writer
 }
 
-func createFlat(dir, name string) (*flatFile, error) {
-	path := filepath.Join(dir, name)
-	f, err := os.Create(path)
+// createFlat creates report file name in the run's stage; path (for
+// messages) is where it goes when the run succeeds.
+func createFlat(st *stage, name string) (*flatFile, error) {
+	f, path, err := st.create(name)
 	if err != nil {
-		return nil, fmt.Errorf("report: cannot create %s: %w", path, err)
+		return nil, err
 	}
 	return &flatFile{path: path, f: f, w: bufio.NewWriterSize(f, 256<<10)}, nil
 }
@@ -39,13 +38,12 @@ func (ff *flatFile) finish() error {
 	}
 	ff.f = nil
 	if err != nil {
-		return fmt.Errorf("report: writing %s: %w", ff.path, err)
+		return writeErr(ff.path, err)
 	}
 	return nil
 }
 
-// abort closes the file; what was written stays, so a partial run can still
-// be read.
+// abort closes the file (the stage it is in is removed).
 func (ff *flatFile) abort() {
 	if ff != nil && ff.f != nil {
 		_ = ff.f.Close()
@@ -58,18 +56,18 @@ func (ff *flatFile) abort() {
 // up in Excel.
 type csvWriter struct {
 	loc      *time.Location
-	dir      string
+	stage    *stage
 	timeline *flatFile
 	tw       *csv.Writer
 	rec      []string
 }
 
-func newCSVWriter(dir string, loc *time.Location) (*csvWriter, error) {
-	tl, err := createFlat(dir, TimelineCSVName)
+func newCSVWriter(st *stage, loc *time.Location) (*csvWriter, error) {
+	tl, err := createFlat(st, TimelineCSVName)
 	if err != nil {
 		return nil, err
 	}
-	c := &csvWriter{loc: loc, dir: dir, timeline: tl, tw: csv.NewWriter(tl.w), rec: make([]string, len(timelineHeader))}
+	c := &csvWriter{loc: loc, stage: st, timeline: tl, tw: csv.NewWriter(tl.w), rec: make([]string, len(timelineHeader))}
 	header := append([]string(nil), timelineHeader...)
 	header[0] = "Time (" + zoneLabel(loc) + ")"
 	if err := c.tw.Write(header); err != nil {
@@ -91,7 +89,7 @@ func (c *csvWriter) event(r *eventRow) error {
 	c.rec[7] = strconv.FormatUint(recordID(ev.Source.RecordID, ev.System.EventRecordID), 10)
 	c.rec[8] = cellText(ev.Source.File)
 	if err := c.tw.Write(c.rec); err != nil {
-		return fmt.Errorf("report: writing %s: %w", c.timeline.path, err)
+		return writeErr(c.timeline.path, err)
 	}
 	return nil
 }
@@ -100,12 +98,12 @@ func (c *csvWriter) close(v *view) error {
 	c.tw.Flush()
 	if err := c.tw.Error(); err != nil {
 		c.timeline.abort()
-		return fmt.Errorf("report: writing %s: %w", c.timeline.path, err)
+		return writeErr(c.timeline.path, err)
 	}
 	if err := c.timeline.finish(); err != nil {
 		return err
 	}
-	ff, err := createFlat(c.dir, FindingsCSVName)
+	ff, err := createFlat(c.stage, FindingsCSVName)
 	if err != nil {
 		return err
 	}
@@ -126,7 +124,7 @@ func (c *csvWriter) close(v *view) error {
 	w.Flush()
 	if err := w.Error(); err != nil {
 		ff.abort()
-		return fmt.Errorf("report: writing %s: %w", ff.path, err)
+		return writeErr(ff.path, err)
 	}
 	return ff.finish()
 }
@@ -137,18 +135,18 @@ func (c *csvWriter) abort() { c.timeline.abort() }
 // close. JSONL is a data format: values are kept whole (JSON escapes what
 // must be escaped), times are UTC.
 type jsonlWriter struct {
-	dir      string
+	stage    *stage
 	timeline *flatFile
 	buf      []byte
 	obj      objectWriter
 }
 
-func newJSONLWriter(dir string) (*jsonlWriter, error) {
-	tl, err := createFlat(dir, TimelineJSONLName)
+func newJSONLWriter(st *stage) (*jsonlWriter, error) {
+	tl, err := createFlat(st, TimelineJSONLName)
 	if err != nil {
 		return nil, err
 	}
-	return &jsonlWriter{dir: dir, timeline: tl}, nil
+	return &jsonlWriter{stage: st, timeline: tl}, nil
 }
 
 // timelineMessage is the one-line text Timesketch shows for an event.
@@ -197,7 +195,7 @@ func (j *jsonlWriter) event(r *eventRow) error {
 	}
 	j.buf = append(b, '\n')
 	if _, err := j.timeline.w.Write(j.buf); err != nil {
-		return fmt.Errorf("report: writing %s: %w", j.timeline.path, err)
+		return writeErr(j.timeline.path, err)
 	}
 	return nil
 }
@@ -206,7 +204,7 @@ func (j *jsonlWriter) close(v *view) error {
 	if err := j.timeline.finish(); err != nil {
 		return err
 	}
-	ff, err := createFlat(j.dir, FindingsJSONLName)
+	ff, err := createFlat(j.stage, FindingsJSONLName)
 	if err != nil {
 		return err
 	}
@@ -216,7 +214,7 @@ func (j *jsonlWriter) close(v *view) error {
 		buf = append(buf, '\n')
 		if _, err := ff.w.Write(buf); err != nil {
 			ff.abort()
-			return fmt.Errorf("report: writing %s: %w", ff.path, err)
+			return writeErr(ff.path, err)
 		}
 	}
 	return ff.finish()

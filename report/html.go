@@ -10,6 +10,7 @@ import (
 	"html/template"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -62,7 +63,8 @@ const maxHTMLFindings = 20_000
 // An htmlWriter streams the timeline rows (as JSON arrays) to a temporary
 // file while events arrive and builds report.html around it at close.
 type htmlWriter struct {
-	path  string
+	path  string // where the page goes, for messages
+	file  string // where it is written (in the stage)
 	loc   *time.Location
 	limit int
 
@@ -116,12 +118,14 @@ type eventKey struct {
 	rec  uint64
 }
 
-func newHTMLWriter(path, tmpDir string, loc *time.Location, limit int) (*htmlWriter, error) {
-	tmp, err := os.CreateTemp(tmpDir, ".evtxscan-timeline-*.tmp")
+func newHTMLWriter(st *stage, loc *time.Location, limit int) (*htmlWriter, error) {
+	path := filepath.Join(st.dir, HTMLName)
+	tmp, err := os.CreateTemp(st.path, ".evtxscan-timeline-*.tmp")
 	if err != nil {
-		return nil, fmt.Errorf("report: cannot create a temporary file in %s for %s: %w", tmpDir, path, err)
+		return nil, writeErr(path, fmt.Errorf("cannot create a temporary file for it: %w", unwrapPath(err)))
 	}
-	return &htmlWriter{path: path, loc: loc, limit: limit, tmp: tmp, tmpW: bufio.NewWriterSize(tmp, 256<<10)}, nil
+	st.names = append(st.names, HTMLName)
+	return &htmlWriter{path: path, file: st.staged(HTMLName), loc: loc, limit: limit, tmp: tmp, tmpW: bufio.NewWriterSize(tmp, 256<<10)}, nil
 }
 
 func (h *htmlWriter) event(r *eventRow) error {
@@ -169,7 +173,7 @@ func (h *htmlWriter) event(r *eventRow) error {
 	h.buf = b
 	h.written++
 	if _, err := h.tmpW.Write(b); err != nil {
-		return fmt.Errorf("report: writing a temporary file for %s: %w", h.path, err)
+		return writeErr(h.path, err)
 	}
 	return nil
 }
@@ -201,21 +205,21 @@ func (h *htmlWriter) abort() {
 func (h *htmlWriter) close(v *view) (err error) {
 	defer h.abort()
 	if err := h.tmpW.Flush(); err != nil {
-		return fmt.Errorf("report: writing a temporary file for %s: %w", h.path, err)
+		return writeErr(h.path, err)
 	}
-	out, err := os.Create(h.path)
+	out, err := os.Create(h.file)
 	if err != nil {
-		return fmt.Errorf("report: cannot create %s: %w", h.path, err)
+		return writeErr(h.path, err)
 	}
 	w := bufio.NewWriterSize(out, 256<<10)
 	page := h.page(v)
 	if err := pageTemplate().ExecuteTemplate(w, "head", page); err != nil {
 		_ = out.Close()
-		return fmt.Errorf("report: writing %s: %w", h.path, err)
+		return writeErr(h.path, err)
 	}
 	if err := h.writeData(w, v); err != nil {
 		_ = out.Close()
-		return fmt.Errorf("report: writing %s: %w", h.path, err)
+		return writeErr(h.path, err)
 	}
 	// The script is written as is: its hash is in the CSP.
 	_, _ = io.WriteString(w, "<script>")
@@ -226,7 +230,7 @@ func (h *htmlWriter) close(v *view) (err error) {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("report: writing %s: %w", h.path, err)
+		return writeErr(h.path, err)
 	}
 	return nil
 }

@@ -36,7 +36,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -88,11 +87,17 @@ type Summary struct {
 }
 
 // A Writer writes the reports of one run. Call AddEvent for every event in
-// time order, then Close once, also after an error: Close removes the
-// temporary files (the HTML timeline, the deflated Timeline rows
-// .evtxscan-timeline-*.tmp and excelize's stream buffers, all kept in
-// Options.Dir). A Writer is not safe for concurrent use; internally the
-// workbook is written on its own goroutine (see pipe.go, xlsxrows.go).
+// time order, then Close once; a run that stops early calls Abort instead.
+// A Writer is not safe for concurrent use; internally the workbook is
+// written on its own goroutine (see pipe.go, xlsxrows.go).
+//
+// Reports are replaced atomically: every file and every temporary file
+// (the HTML timeline, the deflated Timeline rows, excelize's stream
+// buffers) is written in a hidden folder .evtxscan-run-<pid>-<random> in
+// Options.Dir, and only a successful Close renames the reports into
+// Options.Dir, all at the end. After an error, Abort, kill -9 or a full
+// disk the folder keeps its previous reports; New removes the hidden
+// folders of runs that are gone (see stage.go).
 //
 // Memory: the Timeline rows are deflated to disk as they come (about 320 KB
 // of buffers per sheet), the HTML writer keeps 12 bytes per embedded event;
@@ -107,6 +112,7 @@ type Writer struct {
 	html     *htmlWriter
 	csv      *csvWriter
 	jsonl    *jsonlWriter
+	stage    *stage // where the files are written until Close succeeds
 
 	events    int
 	first     time.Time
@@ -136,27 +142,30 @@ func New(opts Options) (*Writer, error) {
 		want[f] = true
 	}
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
-		return nil, fmt.Errorf("report: cannot create the output folder %s: %w", opts.Dir, err)
+		return nil, &WriteError{Path: opts.Dir, Err: fmt.Errorf("cannot create the folder: %w", unwrapPath(err))}
 	}
 	if opts.HTMLTimelineLimit <= 0 {
 		opts.HTMLTimelineLimit = DefaultHTMLTimelineLimit
 	}
-	w := &Writer{opts: opts, loc: opts.Location, byLevel: map[string]int{}}
+	st, err := newStage(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	w := &Writer{opts: opts, loc: opts.Location, byLevel: map[string]int{}, stage: st}
 	if w.loc == nil {
 		w.loc = time.UTC
 	}
-	var err error
 	if want["xlsx"] && err == nil {
-		w.xlsx, err = newXLSXWriter(filepath.Join(opts.Dir, XLSXName), opts.Dir, w.loc)
+		w.xlsx, err = newXLSXWriter(st, w.loc)
 	}
 	if want["html"] && err == nil {
-		w.html, err = newHTMLWriter(filepath.Join(opts.Dir, HTMLName), opts.Dir, w.loc, opts.HTMLTimelineLimit)
+		w.html, err = newHTMLWriter(st, w.loc, opts.HTMLTimelineLimit)
 	}
 	if want["csv"] && err == nil {
-		w.csv, err = newCSVWriter(opts.Dir, w.loc)
+		w.csv, err = newCSVWriter(st, w.loc)
 	}
 	if want["jsonl"] && err == nil {
-		w.jsonl, err = newJSONLWriter(opts.Dir)
+		w.jsonl, err = newJSONLWriter(st)
 	}
 	if err != nil {
 		w.abort()
@@ -221,8 +230,10 @@ func (w *Writer) setErr(err error) {
 	}
 }
 
-// Close writes the summary parts of every report and finishes the files.
-// Findings are shown sorted by time (then rule id), sessions by start.
+// Close writes the summary parts of every report, finishes the files and
+// moves them into Options.Dir. Findings are shown sorted by time (then rule
+// id), sessions by start. On an error (a *WriteError naming the report) no
+// report in Options.Dir has changed.
 //
 // findings.jsonl has one object per finding: rule_id, title, level,
 // description, time (RFC 3339 UTC), computer, fields (an object in the rule's
@@ -262,6 +273,9 @@ func (w *Writer) Close(s Summary) error {
 	if xlsxDone != nil {
 		w.setErr(<-xlsxDone)
 	}
+	if w.err == nil {
+		w.setErr(w.stage.commit())
+	}
 	if w.err != nil {
 		w.abort()
 	}
@@ -269,8 +283,8 @@ func (w *Writer) Close(s Summary) error {
 }
 
 // Abort stops the writers' goroutines and removes what they wrote, for a
-// run that ends without Close (an error or a cancellation). It does nothing
-// after Close.
+// run that ends without Close (an error or a cancellation): the reports in
+// Options.Dir stay as they were. It does nothing after Close.
 func (w *Writer) Abort() {
 	if w.closed {
 		return
@@ -285,8 +299,10 @@ func (w *Writer) Abort() {
 	w.abort()
 }
 
-// abort releases every temporary file after a failure.
+// abort releases every temporary file after a failure, and the reports
+// written so far: the output folder keeps its previous reports.
 func (w *Writer) abort() {
+	defer w.stage.remove()
 	if w.xlsx != nil {
 		w.xlsx.abort()
 	}

@@ -131,9 +131,19 @@ func needsEscape(r rune, size int) bool {
 		return true
 	case r == 0x2028, r == 0x2029:
 		return true
+	case r == 0xfffe, r == 0xffff: // noncharacters: no font shows them
+		return true
 	}
 	return false
 }
+
+// Hidden reports whether r is a character every report shows as an escape
+// (\xNN, \uNNNN) because a terminal or a viewer would hide it or let it
+// reorder or fake text: C0 and C1 controls, DEL, bidirectional controls,
+// zero-width and invisible format characters, line and paragraph
+// separators, U+FFFE and U+FFFF. The command line escapes them on stderr
+// too.
+func Hidden(r rune) bool { return needsEscape(r, utf8.RuneLen(r)) }
 
 // cutRunes shortens s to at most limit runes, marker included.
 func cutRunes(s string, limit int) string {

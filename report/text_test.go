@@ -30,6 +30,7 @@ func TestCellText(t *testing.T) {
 		{"nul\x00del\x7f", `nul\x00del\x7f`},
 		{"c1\u0085", `c1\u0085`},
 		{"rlo\u202Egpj.exe", `rlo\u202egpj.exe`},
+		{"non\uFFFEchar\uFFFF", `non\ufffechar\uffff`}, // as xlsx and HTML show them, not raw in the CSV
 		{"iso\u2066x\u2069", `iso\u2066x\u2069`},
 		{"zw\u200b\ufeff", `zw\u200b\ufeff`},
 		{"lines\r\na\nb", "lines ⏎ a ⏎ b"},

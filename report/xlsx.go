@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -36,7 +37,8 @@ var uninstallsWidths = []float64{34, 34, 14, 30, 14, 40, 30, 18, 18, 16, 10, 30,
 // An xlsxWriter streams the Timeline sheets while events arrive and writes
 // the small sheets at close.
 type xlsxWriter struct {
-	path   string
+	path   string // where the workbook goes, for messages
+	file   string // where it is written (in the stage)
 	tmpDir string
 	loc    *time.Location
 	f      *excelize.File
@@ -70,12 +72,14 @@ type xlsxStyles struct {
 	outcome              map[string]int
 }
 
-func newXLSXWriter(path, tmpDir string, loc *time.Location) (*xlsxWriter, error) {
-	f := excelize.NewFile(excelize.Options{TmpDir: tmpDir})
-	x := &xlsxWriter{path: path, tmpDir: tmpDir, loc: loc, f: f, row: make([]any, len(timelineHeader))}
+func newXLSXWriter(st *stage, loc *time.Location) (*xlsxWriter, error) {
+	f := excelize.NewFile(excelize.Options{TmpDir: st.path})
+	path := filepath.Join(st.dir, XLSXName)
+	x := &xlsxWriter{path: path, file: st.staged(XLSXName), tmpDir: st.path, loc: loc, f: f, row: make([]any, len(timelineHeader))}
+	st.names = append(st.names, XLSXName)
 	fail := func(err error) (*xlsxWriter, error) {
 		_ = f.Close()
-		return nil, fmt.Errorf("report: preparing %s: %w", path, err)
+		return nil, writeErr(path, fmt.Errorf("preparing it: %w", err))
 	}
 	if err := f.SetSheetName("Sheet1", "Summary"); err != nil {
 		return fail(err)
@@ -287,7 +291,7 @@ func recordID(header, system uint64) uint64 {
 }
 
 func (x *xlsxWriter) wrap(err error) error {
-	return fmt.Errorf("report: writing %s: %w", x.path, err)
+	return writeErr(x.path, err)
 }
 
 func (x *xlsxWriter) close(v *view) error {
@@ -321,7 +325,7 @@ func (x *xlsxWriter) close(v *view) error {
 // zip64 local headers of parts over 4 GiB uncompressed, which a Timeline
 // sheet reaches only with rows of about 4 KB on average.
 func (x *xlsxWriter) save() error {
-	out, err := os.Create(x.path)
+	out, err := os.Create(x.file)
 	if err != nil {
 		return err
 	}

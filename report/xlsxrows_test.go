@@ -272,7 +272,7 @@ func TestTimelineRowsRemoved(t *testing.T) {
 		} else if err := w.Close(fixtureSummary(50)); err != nil {
 			t.Fatal(err)
 		}
-		tmps, _ := filepath.Glob(filepath.Join(dir, ".evtxscan-timeline-*"))
+		tmps, _ := filepath.Glob(filepath.Join(dir, ".evtxscan*")) // stages and temporary files
 		if len(tmps) > 0 {
 			t.Errorf("abort=%v: left %q", abort, tmps)
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/evtxscan/evtxscan/analysis"
 	"github.com/evtxscan/evtxscan/filter"
+	"github.com/evtxscan/evtxscan/input"
 	"github.com/evtxscan/evtxscan/messages"
 	"github.com/evtxscan/evtxscan/rules"
 )
@@ -118,6 +120,15 @@ func loadMessages(path string) (*messages.Table, error) {
 	return t, nil
 }
 
+// inputMessage words an input.Error as every file problem is worded.
+func inputMessage(err error) string {
+	var ie *input.Error
+	if errors.As(err, &ie) {
+		return analysis.FileMessage(ie.Name, true, ie.Err)
+	}
+	return err.Error()
+}
+
 // reportFileNames lists the files the formats write, as the README names them.
 func reportFileNames(formats []string) []string {
 	var out []string
@@ -138,6 +149,9 @@ func reportFileNames(formats []string) []string {
 
 // isTerminal reports whether w is a terminal (a character device).
 func isTerminal(w io.Writer) bool {
+	if v, ok := w.(visibleWriter); ok {
+		w = v.unwrap()
+	}
 	f, ok := w.(*os.File)
 	if !ok {
 		return false

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/evtxscan/evtxscan/analysis"
 	"github.com/evtxscan/evtxscan/input"
 	"github.com/evtxscan/evtxscan/messages"
 	"github.com/evtxscan/evtxscan/parser"
@@ -60,6 +61,10 @@ func runDump(args []string, stdout, stderr io.Writer) int {
 		fl.Usage()
 		return exitUsage
 	}
+	if o.workers < 0 {
+		fmt.Fprintf(stderr, "evtxscan dump: --workers %d: give 0 (one per CPU) or a positive number\n", o.workers)
+		return exitUsage
+	}
 	if o.format != "jsonl" && o.format != "xml" {
 		fmt.Fprintf(stderr, "evtxscan dump: --format must be jsonl or xml, not %q\n", o.format)
 		return exitUsage
@@ -81,13 +86,21 @@ func runDump(args []string, stdout, stderr io.Writer) int {
 	code := exitOK
 	for _, err := range inputErrs {
 		if input.IsWarning(err) {
-			fmt.Fprintf(stderr, "warning: %v\n", err)
+			fmt.Fprintf(stderr, "warning: %s\n", inputMessage(err))
 			continue
 		}
-		fmt.Fprintf(stderr, "evtxscan dump: %v\n", err)
+		fmt.Fprintf(stderr, "evtxscan dump: %s\n", inputMessage(err))
 		code = exitUnreadable
 	}
-	if outErr := dumpFiles(items, &o, w, stdout, stderr, &code); outErr != nil {
+	sig := handleSignals(context.Background(), stderr, "dump")
+	defer sig.stop()
+	outErr := dumpFiles(sig.ctx, items, &o, w, stdout, stderr, &code)
+	if c := sig.exitCode(); c != 0 {
+		// Whole lines only: what is buffered ends at a record's end.
+		_ = w.Flush()
+		return c
+	}
+	if outErr != nil {
 		fmt.Fprintf(stderr, "evtxscan dump: writing output: %v\n", outErr)
 		return exitUsage
 	}
@@ -126,8 +139,8 @@ type dumpBlock struct {
 // dumpFiles writes the records of every file in input order, decoding up to
 // dumpAhead files ahead. It sets *code to exitUnreadable when a file could
 // not be read and returns an output error, which ends the run.
-func dumpFiles(items []input.Item, o *dumpOptions, w *bufio.Writer, out, stderr io.Writer, code *int) error {
-	ctx, cancel := context.WithCancel(context.Background())
+func dumpFiles(parent context.Context, items []input.Item, o *dumpOptions, w *bufio.Writer, out, stderr io.Writer, code *int) error {
+	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	jobs := make(chan *dumpJob, dumpAhead)
 	// Compressed archive members are decompressed in memory: decoding
@@ -155,12 +168,18 @@ func dumpFiles(items []input.Item, o *dumpOptions, w *bufio.Writer, out, stderr 
 				fmt.Fprintf(stderr, "warning: %v\n", blk.err)
 				continue
 			}
+			if ctx.Err() != nil {
+				return nil // interrupted: the caller says so
+			}
 			if err := writeBlock(w, out, blk.b); err != nil {
 				return err // the output is gone: cancel stops every producer
 			}
 			j.ack <- struct{}{}
 		}
 		win.Release(j.share)
+		if ctx.Err() != nil {
+			return nil
+		}
 		if j.openErr != "" {
 			fmt.Fprintf(stderr, "evtxscan dump: %s\n", j.openErr)
 			*code = exitUnreadable
@@ -193,13 +212,13 @@ func (o *dumpOptions) produce(ctx context.Context, j *dumpJob) {
 	path := j.it.Name
 	r, size, closer, err := j.it.Open()
 	if err != nil {
-		j.openErr = path + ": " + err.Error()
+		j.openErr = analysis.FileMessage(path, true, err)
 		return
 	}
 	defer closer.Close()
 	f, err := parser.NewFile(r, size, path, parser.Options{Workers: o.workers, Recover: o.recover, XML: o.format == "xml"})
 	if err != nil {
-		j.openErr = err.Error()
+		j.openErr = analysis.FileMessage(path, true, err)
 		return
 	}
 	defer f.Close()

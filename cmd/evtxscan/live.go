@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -64,6 +63,7 @@ type liveOptions struct {
 	once   bool
 	follow bool
 	batch  int
+	sig    *interruption // SIGINT/SIGTERM: the run stops, exit 130/143
 }
 
 func (o *liveOptions) addFlags(fs *pflag.FlagSet) {
@@ -135,8 +135,9 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "evtxscan live: live mode works only on Windows; offline use: evtxscan scan FILES (e.g. a copy of C:\\Windows\\System32\\winevt\\Logs)")
 		return exitUsage
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
+	o.sig = handleSignals(context.Background(), stderr, "live")
+	defer o.sig.stop()
+	ctx := o.sig.ctx
 
 	src, err := live.Open(ctx, live.Config{
 		Filter:    cfg.Filter,
@@ -170,7 +171,7 @@ func (o *liveOptions) liveOnce(ctx context.Context, src *live.Source, cfg analys
 	}
 	if ctx.Err() != nil {
 		fmt.Fprintln(stderr, "evtxscan live: interrupted; the state was not saved, the next run reads these events again")
-		return exitUsage
+		return o.interruptedCode()
 	}
 	if err := src.Commit(); err != nil {
 		fmt.Fprintf(stderr, "evtxscan live: %v\n", err)
@@ -218,13 +219,13 @@ func (o *liveOptions) liveFollow(ctx context.Context, src *live.Source, cfg anal
 		alertsLeft = code == exitAlerts
 		if res.Read == 0 && ctx.Err() != nil {
 			os.RemoveAll(c.Report.Dir) // the empty cycle cut short by Ctrl-C
-			break
+			return o.interruptedCode()
 		}
 		if res.Read > 0 && !o.quiet {
 			fmt.Fprintf(stderr, "live: %s: %d events, %d findings\n", start.Format(time.RFC3339), res.Read, len(res.Findings))
 		}
 		if ctx.Err() != nil {
-			break // an interrupted cycle is read again by the next run
+			return o.interruptedCode() // an interrupted cycle is read again by the next run
 		}
 		if err := src.Commit(); err != nil {
 			fmt.Fprintf(stderr, "evtxscan live: %v\n", err)
@@ -235,6 +236,16 @@ func (o *liveOptions) liveFollow(ctx context.Context, src *live.Source, cfg anal
 		return exitAlerts // the last cycle left alerts undelivered
 	}
 	return worst
+}
+
+// interruptedCode is the exit code after a signal (130 or 143).
+func (o *liveOptions) interruptedCode() int {
+	if o.sig != nil {
+		if code := o.sig.exitCode(); code != 0 {
+			return code
+		}
+	}
+	return exitInterrupted
 }
 
 // liveRun runs one analysis and hands its findings to the notifier. It
@@ -250,8 +261,17 @@ func (o *liveOptions) liveRun(ctx context.Context, src analysis.Source, cfg anal
 		}
 	}
 	res, err := analysis.Run(ctx, src, cfg)
+	if err != nil && ctx.Err() != nil {
+		// Stopped by a signal: no report was written (a cycle's folder,
+		// made above, is removed when empty) and the state is not saved.
+		if o.follow {
+			_ = os.Remove(cfg.Report.Dir)
+		}
+		fmt.Fprintln(stderr, "evtxscan live: interrupted; the state was not saved, the next run reads these events again")
+		return nil, o.interruptedCode()
+	}
 	if err != nil {
-		fmt.Fprintf(stderr, "evtxscan live: %v\n", err)
+		printRunError(stderr, "live", err)
 		return nil, exitUsage
 	}
 	printWarnings(stderr, warnings)

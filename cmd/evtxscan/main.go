@@ -23,6 +23,7 @@ const (
 	exitUsage      = 2 // usage error, or a problem with the whole run
 	exitUnreadable = 3 // some input could not be read (the rest was scanned)
 	exitAlerts     = 4 // some alerts were not delivered (they wait in the outbox)
+	// exitInterrupted (130) and exitTerminated (143): see signals.go.
 )
 
 // version is set by the build (-ldflags "-X main.version=…").
@@ -73,6 +74,8 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	// Messages name files and archive members, which are attacker-chosen.
+	stderr = visibleWriter{stderr}
 	if len(args) == 0 {
 		usage(stderr)
 		return exitUsage
@@ -116,5 +119,6 @@ func usage(w io.Writer) {
 	b.WriteString("Exit codes: 0 done; 1 findings at or above --fail-level; 2 usage error;\n")
 	b.WriteString("3 some input could not be read (the rest was still scanned);\n")
 	b.WriteString("4 some alerts were not delivered (they wait in the outbox for the next run).\n")
+	b.WriteString("130/143 stopped by SIGINT/SIGTERM (previous reports kept).\n")
 	fmt.Fprint(w, b.String())
 }

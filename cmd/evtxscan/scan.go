@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"time"
@@ -123,6 +122,10 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, exitCodesHelp)
 		return exitOK
 	}
+	if o.workers < 0 {
+		fmt.Fprintf(stderr, "evtxscan scan: --workers %d: give 0 (one per core) or a positive number\n", o.workers)
+		return exitUsage
+	}
 	if fs.NArg() == 0 {
 		fmt.Fprintln(stderr, "evtxscan scan: name at least one file, folder or .zip to scan (e.g. evtxscan scan C:\\Windows\\System32\\winevt\\Logs)")
 		return exitUsage
@@ -133,13 +136,22 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	items, inputErrs := input.Expand(fs.Args(), input.Options{})
-	if len(items) == 0 && len(inputErrs) == 0 {
-		fmt.Fprintf(stderr, "evtxscan scan: no event log (.evtx, or a file starting with the EVTX signature) under %s\n", strings.Join(fs.Args(), ", "))
+	if len(items) == 0 {
+		// Nothing to read: reports would only say so, and would replace
+		// the good ones of an earlier run with empty ones.
+		for _, err := range inputErrs {
+			fmt.Fprintf(stderr, "evtxscan scan: %s\n", inputMessage(err))
+		}
+		fmt.Fprintf(stderr, "evtxscan scan: no event log (.evtx, or a file starting with the EVTX signature) to read in %s: no report written\n", strings.Join(fs.Args(), ", "))
 		return exitUnreadable
 	}
 	prog := &analysis.Progress{}
 	src := &analysis.FileSource{Items: items, InputErrors: inputErrs, Options: parser.Options{Recover: o.recover, Workers: o.workers}, Progress: prog}
 	cfg.Progress = prog
+	var source analysis.Source = src
+	if wrapScanSource != nil {
+		source = wrapScanSource(source)
+	}
 	var total int64
 	for _, it := range items {
 		total += it.Size
@@ -149,14 +161,20 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "evtxscan scan: %v\n", err)
 		return exitUsage
 	}
-	return o.analysisFlags.execute(cfg, src, notifier, len(items), total, stdout, stderr)
+	return o.analysisFlags.execute(cfg, source, notifier, len(items), total, stdout, stderr)
 }
+
+// wrapScanSource, when set (by tests only), wraps scan's source: the
+// interruption tests stop a real scan at a known point.
+var wrapScanSource func(analysis.Source) analysis.Source
 
 const exitCodesHelp = `
 Exit codes: 0 done; 1 findings at or above --fail-level (takes precedence over 3
-and 4); 2 usage error; 3 some input could not be read (the rest was scanned and
-reported; takes precedence over 4); 4 some alerts were not delivered (named on
-stderr; they wait in the outbox and the next run with --notify retries them).
+and 4); 2 usage error or the reports could not be written (the previous ones are
+kept); 3 some input could not be read (the rest was scanned and reported; nothing
+readable: no report; takes precedence over 4); 4 some alerts were not delivered
+(named on stderr; they wait in the outbox and the next run with --notify retries
+them); 130/143 stopped by SIGINT/SIGTERM (previous reports kept).
 `
 
 // config turns the flags into an analysis configuration.
@@ -229,12 +247,19 @@ func (o *analysisFlags) execute(cfg analysis.Config, src analysis.Source, notifi
 	}
 	bar := newProgressBar(stderr, cfg.Progress, nfiles, total, o.quiet)
 	bar.start()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
+	sig := handleSignals(context.Background(), stderr, "scan")
+	defer sig.stop()
+	ctx := sig.ctx
 	res, err := analysis.Run(ctx, src, cfg)
 	bar.stop()
+	if code := sig.exitCode(); code != 0 {
+		if len(cfg.Report.Formats) > 0 {
+			fmt.Fprintf(stderr, "evtxscan scan: stopped before the end: no report written, the reports in %s are unchanged\n", cfg.Report.Dir)
+		}
+		return code
+	}
 	if err != nil {
-		fmt.Fprintf(stderr, "evtxscan: %v\n", err)
+		printRunError(stderr, "scan", err)
 		return exitUsage
 	}
 	printWarnings(stderr, warnings)
@@ -247,6 +272,9 @@ func (o *analysisFlags) execute(cfg analysis.Config, src analysis.Source, notifi
 		// delivered now is retried by the next run, but a scheduled run
 		// must not look clean while alerts are stuck: exit 4.
 		alertsOK = deliverAlerts(ctx, notifier, res.Findings, o.quiet, stderr)
+	}
+	if code := sig.exitCode(); code != 0 {
+		return code // stopped while delivering: the reports are complete
 	}
 	if o.failLevel != "" {
 		l, _ := rules.ParseLevel(strings.ToLower(o.failLevel))
@@ -301,7 +329,7 @@ func printSummary(w io.Writer, res *analysis.Result, cfg analysis.Config) {
 	if u := res.Unreadable(); len(u) > 0 {
 		fmt.Fprintf(w, "%d files could not be read:\n", len(u))
 		for _, s := range u {
-			fmt.Fprintf(w, "  %s: %v\n", s.File, s.Err)
+			fmt.Fprintf(w, "  %s\n", analysis.FileMessage(s.File, true, s.Err))
 		}
 	}
 	if len(cfg.Report.Formats) > 0 {
