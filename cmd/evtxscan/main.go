@@ -21,7 +21,7 @@ const (
 	exitOK         = 0 // done
 	exitFindings   = 1 // findings at or above --fail-level
 	exitUsage      = 2 // usage error, or a problem with the whole run
-	exitUnreadable = 3 // some input could not be read (the rest was scanned)
+	exitUnreadable = 3 // incomplete: some input could not be read or lost records (the rest was scanned)
 )
 
 // version is set by the build (-ldflags "-X main.version=…").
@@ -113,6 +113,7 @@ func usage(w io.Writer) {
 	}
 	b.WriteString("\nRun 'evtxscan <command> --help' for a command's flags.\n")
 	b.WriteString("Exit codes: 0 done; 1 findings at or above --fail-level; 2 usage error;\n")
-	b.WriteString("3 some input could not be read (the rest was still scanned).\n")
+	b.WriteString("3 incomplete: some input could not be read or lost records (the rest was still\n")
+	b.WriteString("scanned; the summary says which file lost how many and why).\n")
 	fmt.Fprint(w, b.String())
 }

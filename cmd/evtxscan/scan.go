@@ -153,7 +153,9 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 
 const exitCodesHelp = `
 Exit codes: 0 done; 1 findings at or above --fail-level (takes precedence over 3);
-2 usage error; 3 some input could not be read (the rest was scanned and reported).
+2 usage error; 3 incomplete: some input could not be read, or lost records
+(lost, missing by its headers' accounting, or truncated); the rest was scanned and
+the summary and reports say which file lost how many and why.
 `
 
 // config turns the flags into an analysis configuration.
@@ -247,10 +249,22 @@ func (o *analysisFlags) execute(cfg analysis.Config, src analysis.Source, notifi
 			return exitFindings
 		}
 	}
-	if len(res.Unreadable()) > 0 || unreadable > 0 {
+	if len(res.Unreadable()) > 0 || unreadable > 0 || len(incompleteFiles(res)) > 0 {
 		return exitUnreadable
 	}
 	return exitOK
+}
+
+// incompleteFiles returns the files that were read but lost evidence
+// (records lost, missing or truncated); unreadable ones are listed apart.
+func incompleteFiles(res *analysis.Result) []parser.Stats {
+	var out []parser.Stats
+	for _, st := range res.Files {
+		if st.Err == nil && st.Incomplete() {
+			out = append(out, st)
+		}
+	}
+	return out
 }
 
 // printWarnings prints each warning once; long lists are cut with a count.
@@ -292,6 +306,19 @@ func printSummary(w io.Writer, res *analysis.Result, cfg analysis.Config) {
 		fmt.Fprintf(w, "%d files could not be read:\n", len(u))
 		for _, s := range u {
 			fmt.Fprintf(w, "  %s: %v\n", s.File, s.Err)
+		}
+	}
+	if inc := incompleteFiles(res); len(inc) > 0 {
+		fmt.Fprintf(w, "INCOMPLETE: %d files lost evidence (the reports' Summary lists every loss):\n", len(inc))
+		for i := range inc {
+			fmt.Fprintf(w, "  %s: %s\n", inc[i].File, parser.LossSummary(&inc[i]))
+			for j, p := range inc[i].Losses() {
+				if j == 5 {
+					fmt.Fprintf(w, "    … and %d more\n", len(inc[i].Losses())-5)
+					break
+				}
+				fmt.Fprintf(w, "    at offset 0x%x: %s\n", p.Offset, p.Reason)
+			}
 		}
 	}
 	if len(cfg.Report.Formats) > 0 {
