@@ -171,7 +171,7 @@ func (w *chunkWorker) chunk(idx int) (res *chunkResult) {
 	}
 	if isZero(data) {
 		// Never used, or wiped: it is a loss when the file header counts it.
-		if hd := w.f.header; hd.ChecksumOK && idx < int(hd.ChunkCount) {
+		if hd := w.f.header; idx < int(hd.ChunkCount) {
 			res.zeroed = true
 			w.loss(w.base, 0, 0, "chunk "+strconv.Itoa(idx)+" is all zeros but the file header counts "+strconv.Itoa(int(hd.ChunkCount))+" chunks: its records are gone (wiped or never written)")
 		}
@@ -205,7 +205,10 @@ func (w *chunkWorker) chunk(idx int) (res *chunkResult) {
 			headerSound = false
 		}
 	}
-	if headerSound && plausibleRange(h.firstRecordID, h.lastRecordID) {
+	// The range is used even when the header checksum is off (that is
+	// reported already): a checksum stops no one who edits on purpose.
+	_ = headerSound
+	if plausibleRange(h.firstRecordID, h.lastRecordID) {
 		w.hdr, w.hdrOK = idRange{h.firstRecordID, h.lastRecordID}, true
 	}
 	end := int(h.freeSpaceOffset)
@@ -218,12 +221,14 @@ func (w *chunkWorker) chunk(idx int) (res *chunkResult) {
 		}
 	}
 	off := chunkHeaderSize
+	reachedEnd := true // false when damage stopped the reading
 	for off+recordMinSize <= end {
 		if string(data[off:off+4]) != recordSignature {
 			if !isZero(data[off : off+4]) {
 				w.problem(w.base+int64(off), 0, "bad record signature at chunk offset 0x"+strconv.FormatInt(int64(off), 16)+"; rest of chunk not read normally")
 				res.items = append(res.items, chunkItem{err: &RecordError{File: w.f.name, Chunk: idx, Offset: w.base + int64(off), Err: errAt(ErrBadSignature, "record", off)}})
 			}
+			reachedEnd = false
 			break
 		}
 		size, ok := recordSize(data, off)
@@ -245,6 +250,7 @@ func (w *chunkWorker) chunk(idx int) (res *chunkResult) {
 			res.items = append(res.items, chunkItem{err: &RecordError{File: w.f.name, Chunk: idx, Offset: w.base + int64(off), RecordID: id, Err: errAt(ErrBadRecord, "record size", off)}})
 			res.lost++
 			w.note(id)
+			reachedEnd = false
 			break
 		}
 		id := binary.LittleEndian.Uint64(data[off+8:])
@@ -253,7 +259,9 @@ func (w *chunkWorker) chunk(idx int) (res *chunkResult) {
 		w.note(id)
 		off += size
 	}
-	if off == end && end < n && int(h.freeSpaceOffset) == end {
+	// The free-space offset (as stated, not clamped) ended the reading,
+	// maybe inside a record: records may follow it.
+	if reachedEnd && off < n && int(h.freeSpaceOffset) == end {
 		off = w.beyondFreeSpace(off, h)
 	}
 	if w.f.opts.Recover && off < n {
@@ -299,10 +307,12 @@ func (w *chunkWorker) beyondFreeSpace(off int, h chunkHeader) int {
 		off += size
 	}
 	if count > 0 {
-		w.problem(w.base+int64(start), next-uint64(count),
-			"chunk header's free-space offset 0x"+strconv.FormatInt(int64(h.freeSpaceOffset), 16)+" ends the records early: "+
-				strconv.Itoa(count)+" more records follow it (up to chunk offset 0x"+strconv.FormatInt(int64(off), 16)+
-				") and were read; the chunk header was altered or damaged")
+		reason := "chunk header's free-space offset 0x" + strconv.FormatInt(int64(h.freeSpaceOffset), 16) + " ends the records early: " +
+			strconv.Itoa(count) + " more records follow it (up to chunk offset 0x" + strconv.FormatInt(int64(off), 16) +
+			") and were read; the chunk header was altered or damaged"
+		w.problem(w.base+int64(start), next-uint64(count), reason)
+		w.res.items = append(w.res.items, chunkItem{err: &ChunkError{File: w.f.name, Chunk: w.idx, Offset: w.base + int64(start),
+			Err: &wrapped{sentinel: ErrHeaderMismatch, text: reason}}})
 	}
 	return off
 }

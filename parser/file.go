@@ -487,7 +487,11 @@ func (f *File) account(res *chunkResult) {
 // header counts beyond the end of the file were cut off.
 func (f *File) finishAccounting(slots int) {
 	s, h := &f.stats, f.header
-	if h.ChecksumOK && int(h.ChunkCount) > slots {
+	// The header's claims are used even when its checksum is off: a
+	// checksum stops no one who edits a file on purpose, and a damaged
+	// header that overstates only costs a false alarm on a damaged file.
+	// (Dirty files understate; that hides nothing.)
+	if int(h.ChunkCount) > slots {
 		cut := int(h.ChunkCount) - slots
 		s.ChunksMissing += cut
 		where := "the file ends at " + itoa(f.size) + " bytes"
@@ -510,7 +514,7 @@ func (f *File) finishAccounting(slots int) {
 		}
 		last = max(last, r.last)
 	}
-	if h.ChecksumOK && len(f.ranges) > 0 && last < ^uint64(0) && h.NextRecordID > last+1 {
+	if len(f.ranges) > 0 && last < ^uint64(0) && h.NextRecordID > last+1 {
 		f.gap(last+1, h.NextRecordID-1, unread, "after the last chunk read (the file header's next record id is "+itoa(int64(h.NextRecordID))+")")
 	}
 }

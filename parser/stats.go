@@ -1,5 +1,7 @@
 package parser
 
+import "strconv"
+
 // Stats is the accounting of one file: every record is parsed, recovered, or
 // counted as lost with the reason and offset in Problems.
 type Stats struct {
@@ -70,4 +72,32 @@ type Problem struct {
 	// number of records is unknown (a skipped or zeroed chunk).
 	Loss   bool
 	Reason string // e.g. "chunk checksum mismatch: header says 0x…, computed 0x…"
+}
+
+// LossSummary says in one line what an incomplete file lost, e.g.
+// "97 records missing, 1 lost, 2 chunks missing (cut or zeroed)"; empty
+// when nothing was lost.
+func LossSummary(s *Stats) string {
+	var parts []string
+	add := func(n int, what string) {
+		if n > 0 {
+			parts = append(parts, strconv.Itoa(n)+" "+what)
+		}
+	}
+	if s.Err != nil {
+		parts = append(parts, "not readable")
+	}
+	add(s.Missing, "records missing")
+	add(s.Lost, "lost (not decodable)")
+	add(s.Truncated, "truncated")
+	add(s.ChunksSkipped, "chunks skipped")
+	add(s.ChunksMissing, "chunks missing (cut off or zeroed)")
+	out := ""
+	for i, p := range parts {
+		if i > 0 {
+			out += ", "
+		}
+		out += p
+	}
+	return out
 }
