@@ -204,4 +204,3 @@ func newTestFile(t *testing.T, data []byte) *File {
 	}
 	return f
 }
-

@@ -236,6 +236,7 @@ func (o *analysisFlags) execute(cfg analysis.Config, src analysis.Source, notifi
 	if !o.quiet {
 		printSummary(stderr, res, cfg)
 	}
+	printIncomplete(stderr, res)
 	if notifier != nil {
 		// Alerts are in the outbox before delivery starts: a failure here
 		// is retried by the next run, so it is a warning, not an exit code.
@@ -308,6 +309,18 @@ func printSummary(w io.Writer, res *analysis.Result, cfg analysis.Config) {
 			fmt.Fprintf(w, "  %s: %v\n", s.File, s.Err)
 		}
 	}
+	if len(cfg.Report.Formats) > 0 {
+		fmt.Fprintf(w, "reports in %s:", cfg.Report.Dir)
+		for _, name := range reportFileNames(cfg.Report.Formats) {
+			fmt.Fprintf(w, " %s", filepath.Join(cfg.Report.Dir, name))
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+// printIncomplete names the files that lost evidence, how many records
+// and why, even with --quiet: it says why the exit code is 3.
+func printIncomplete(w io.Writer, res *analysis.Result) {
 	if inc := incompleteFiles(res); len(inc) > 0 {
 		fmt.Fprintf(w, "INCOMPLETE: %d files lost evidence (the reports' Summary lists every loss):\n", len(inc))
 		for i := range inc {
@@ -320,12 +333,5 @@ func printSummary(w io.Writer, res *analysis.Result, cfg analysis.Config) {
 				fmt.Fprintf(w, "    at offset 0x%x: %s\n", p.Offset, p.Reason)
 			}
 		}
-	}
-	if len(cfg.Report.Formats) > 0 {
-		fmt.Fprintf(w, "reports in %s:", cfg.Report.Dir)
-		for _, name := range reportFileNames(cfg.Report.Formats) {
-			fmt.Fprintf(w, " %s", filepath.Join(cfg.Report.Dir, name))
-		}
-		fmt.Fprintln(w)
 	}
 }
