@@ -83,9 +83,11 @@ func (s *spillWriter) write(seq uint64, e *parser.Event) error {
 	s.varint(int64(src.Chunk))
 	s.varint(src.Offset)
 	s.uvarint(src.RecordID)
+	s.uvarint(src.HeaderRecordID)
 	s.time(src.Written)
 	s.bool(src.Recovered)
 	s.str(src.RecoverReason)
+	s.bool(src.Truncated)
 	sys := &e.System
 	s.str(sys.Provider)
 	s.str(sys.ProviderGUID)
@@ -166,9 +168,11 @@ func (s *spillReader) read() (uint64, *parser.Event, error) {
 	src.Chunk = int(s.varint())
 	src.Offset = s.varint()
 	src.RecordID = s.uvarint()
+	src.HeaderRecordID = s.uvarint()
 	src.Written = s.time()
 	src.Recovered = s.bool()
 	src.RecoverReason = s.str()
+	src.Truncated = s.bool()
 	sys := &e.System
 	sys.Provider = s.str()
 	sys.ProviderGUID = s.str()

@@ -449,7 +449,12 @@ func (s *Source) deliver(ch string, rec *record, floor uint64, yield func(*parse
 	s.mu.Unlock()
 
 	ev.Source.File = "live:" + ch
-	ev.Source.RecordID = id
+	// record_id is the EventRecordID the event shows (for forwarded
+	// events, the origin's); the channel's own id is the header's number.
+	ev.Source.HeaderRecordID = id
+	if ev.Source.RecordID = ev.System.EventRecordID; ev.Source.RecordID == 0 {
+		ev.Source.RecordID = id
+	}
 	if ev.System.Channel == "" {
 		ev.System.Channel = ch
 	}

@@ -527,10 +527,10 @@ func TestForwardedEventsArePositionedByChannelID(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got = append(got, fmt.Sprintf("%d/%d", ev.Source.RecordID, ev.System.EventRecordID))
+		got = append(got, fmt.Sprintf("%d/%d/%d", ev.Source.HeaderRecordID, ev.Source.RecordID, ev.System.EventRecordID))
 	}
-	if fmt.Sprint(got) != "[1/900000 2/17]" {
-		t.Errorf("Source.RecordID/System.EventRecordID = %v", got)
+	if fmt.Sprint(got) != "[1/900000/900000 2/17/17]" {
+		t.Errorf("Source.HeaderRecordID/RecordID/System.EventRecordID = %v", got)
 	}
 	s.Commit()
 	if st, _ := LoadState(statePath); st.Channels["ForwardedEvents"].RecordID != 2 {

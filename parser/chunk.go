@@ -25,8 +25,18 @@ type chunkResult struct {
 	recovered  int
 	lost       int
 	duplicates int // carved copies of records read from allocated space
-	problems   []Problem
-	out        []byte // Encoded: the encoder's output for the chunk's events
+	truncated  int // records whose output was cut at the byte budget
+	// recoveredIn counts carved records numbered inside the chunk header's
+	// range: they are found, if not from allocated space.
+	recoveredIn int
+	missing     int // records the chunk header announces that were not found
+	zeroed      bool
+	// ids is the range of record numbers the chunk holds: its header's
+	// when that is trustworthy, else the numbers of the records read.
+	ids      idRange
+	hasIDs   bool
+	problems []Problem
+	out      []byte // Encoded: the encoder's output for the chunk's events
 }
 
 // chunkWorker decodes chunks; each worker owns its buffer and decoder.
@@ -45,6 +55,16 @@ type chunkWorker struct {
 	// liveIDs holds the ids of this chunk's allocated records: a carved
 	// record with one of them is a stale copy (slack keeps old copies).
 	liveIDs map[uint64]bool
+	// output is the number of bytes the chunk's records rendered so far
+	// (see maxChunkOutput).
+	output int
+	// seen counts the records read or lost from allocated space whose
+	// number is in hdr (the chunk header's range, when hdrOK), and
+	// lowID/highID span the numbers of the records read.
+	hdr           idRange
+	hdrOK         bool
+	seen          int
+	lowID, highID uint64
 }
 
 // workerPool keeps chunk workers between iterations and files: their
@@ -84,6 +104,34 @@ func (w *chunkWorker) problem(off int64, id uint64, reason string) {
 	w.res.problems = append(w.res.problems, Problem{Offset: off, Chunk: w.idx, RecordID: id, Reason: reason})
 }
 
+// loss is a problem that costs n records (lost, missing or truncated).
+func (w *chunkWorker) loss(off int64, id uint64, n int, reason string) {
+	w.res.problems = append(w.res.problems, Problem{Offset: off, Chunk: w.idx, RecordID: id, Records: n, Loss: true, Reason: reason})
+}
+
+// note records a record of allocated space (read or lost) with header
+// number id for the chunk's accounting.
+func (w *chunkWorker) note(id uint64) {
+	if w.hdrOK && w.hdr.first <= id && id <= w.hdr.last {
+		w.seen++
+	}
+	if w.lowID == 0 || id < w.lowID {
+		w.lowID = id
+	}
+	w.highID = max(w.highID, id)
+}
+
+// maxChunkRecords is the most records a chunk can hold (each at least
+// recordMinSize bytes after the chunk header).
+const maxChunkRecords = (chunkSize - chunkHeaderSize) / recordMinSize
+
+// plausibleRange reports whether a chunk header's record numbers can be
+// believed: a non-empty range no larger than a chunk can hold.
+func plausibleRange(first, last uint64) bool {
+	// An empty chunk (a new log) has both set to all ones.
+	return first >= 1 && last >= first && last-first < maxChunkRecords && last != ^uint64(0)
+}
+
 // chunk reads and decodes chunk idx. It never panics: a panic (a bug) is
 // turned into a chunk error naming the offset.
 func (w *chunkWorker) chunk(idx int) (res *chunkResult) {
@@ -96,11 +144,12 @@ func (w *chunkWorker) chunk(idx int) (res *chunkResult) {
 	}
 	clear(w.liveIDs)
 	w.res, w.idx = res, idx
+	w.output, w.seen, w.lowID, w.highID, w.hdrOK = 0, 0, 0, 0, false
 	w.base = fileHeaderBlock + int64(idx)*chunkSize
 	defer func() {
 		if p := recover(); p != nil {
 			reason := "internal error decoding this chunk: " + panicText(p)
-			w.problem(w.base, 0, reason)
+			w.loss(w.base, 0, 0, reason)
 			res.items = append(res.items, chunkItem{err: &ChunkError{File: w.f.name, Chunk: idx, Offset: w.base, Err: ErrPanic}})
 			res.skipped = true
 		}
@@ -116,12 +165,17 @@ func (w *chunkWorker) chunk(idx int) (res *chunkResult) {
 		if err != nil {
 			reason += ": " + err.Error()
 		}
-		w.problem(w.base, 0, reason)
+		w.loss(w.base, 0, 0, reason)
 		res.items = append(res.items, chunkItem{err: &ChunkError{File: w.f.name, Chunk: idx, Offset: w.base, Err: ErrTruncated}})
 		return res
 	}
 	if isZero(data) {
-		return res // never used: not a chunk
+		// Never used, or wiped: it is a loss when the file header counts it.
+		if hd := w.f.header; idx < int(hd.ChunkCount) {
+			res.zeroed = true
+			w.loss(w.base, 0, 0, "chunk "+strconv.Itoa(idx)+" is all zeros but the file header counts "+strconv.Itoa(int(hd.ChunkCount))+" chunks: its records are gone (wiped or never written)")
+		}
+		return res
 	}
 	res.found = true
 	w.dec.reset(data)
@@ -135,7 +189,7 @@ func (w *chunkWorker) chunk(idx int) (res *chunkResult) {
 		if w.f.opts.Recover {
 			hint = "; carving records from it"
 		}
-		w.problem(w.base, 0, what+hint)
+		w.loss(w.base, 0, 0, what+hint)
 		res.items = append(res.items, chunkItem{err: &ChunkError{File: w.f.name, Chunk: idx, Offset: w.base, Err: errAt(ErrBadSignature, what, 0)}})
 		if w.f.opts.Recover {
 			w.carve(0, n, "damaged chunk")
@@ -144,10 +198,18 @@ func (w *chunkWorker) chunk(idx int) (res *chunkResult) {
 	}
 	h := parseChunkHeader(data)
 	noCRC := h.flags&FlagNoCRC32 != 0 || w.f.header.Flags&FlagNoCRC32 != 0
+	headerSound := true
 	if !noCRC {
 		if sum := chunkHeaderCRC(data); sum != h.headerChecksum {
 			w.checksumProblem("chunk header", h.headerChecksum, sum)
+			headerSound = false
 		}
+	}
+	// The range is used even when the header checksum is off (that is
+	// reported already): a checksum stops no one who edits on purpose.
+	_ = headerSound
+	if plausibleRange(h.firstRecordID, h.lastRecordID) {
+		w.hdr, w.hdrOK = idRange{h.firstRecordID, h.lastRecordID}, true
 	}
 	end := int(h.freeSpaceOffset)
 	if end < chunkHeaderSize || end > n {
@@ -159,12 +221,14 @@ func (w *chunkWorker) chunk(idx int) (res *chunkResult) {
 		}
 	}
 	off := chunkHeaderSize
+	reachedEnd := true // false when damage stopped the reading
 	for off+recordMinSize <= end {
 		if string(data[off:off+4]) != recordSignature {
 			if !isZero(data[off : off+4]) {
 				w.problem(w.base+int64(off), 0, "bad record signature at chunk offset 0x"+strconv.FormatInt(int64(off), 16)+"; rest of chunk not read normally")
 				res.items = append(res.items, chunkItem{err: &RecordError{File: w.f.name, Chunk: idx, Offset: w.base + int64(off), Err: errAt(ErrBadSignature, "record", off)}})
 			}
+			reachedEnd = false
 			break
 		}
 		size, ok := recordSize(data, off)
@@ -177,18 +241,28 @@ func (w *chunkWorker) chunk(idx int) (res *chunkResult) {
 				w.problem(w.base+int64(off), id, "record size copy differs from its size "+strconv.Itoa(s)+"; record read anyway")
 				w.record(off, s, false, "")
 				w.liveIDs[id] = true
+				w.note(id)
 				off += s
 				continue
 			}
 			id := binary.LittleEndian.Uint64(data[off+8:])
-			w.problem(w.base+int64(off), id, "record size "+strconv.FormatUint(uint64(binary.LittleEndian.Uint32(data[off+4:])), 10)+" does not fit or its copy differs; rest of chunk not read normally")
+			w.loss(w.base+int64(off), id, 1, "record size "+strconv.FormatUint(uint64(binary.LittleEndian.Uint32(data[off+4:])), 10)+" does not fit or its copy differs; rest of chunk not read normally")
 			res.items = append(res.items, chunkItem{err: &RecordError{File: w.f.name, Chunk: idx, Offset: w.base + int64(off), RecordID: id, Err: errAt(ErrBadRecord, "record size", off)}})
 			res.lost++
+			w.note(id)
+			reachedEnd = false
 			break
 		}
+		id := binary.LittleEndian.Uint64(data[off+8:])
 		w.record(off, size, false, "")
-		w.liveIDs[binary.LittleEndian.Uint64(data[off+8:])] = true
+		w.liveIDs[id] = true
+		w.note(id)
 		off += size
+	}
+	// The free-space offset (as stated, not clamped) ended the reading,
+	// maybe inside a record: records may follow it.
+	if reachedEnd && off < n && int(h.freeSpaceOffset) == end {
+		off = w.beyondFreeSpace(off, h)
 	}
 	if w.f.opts.Recover && off < n {
 		w.carve(off, n, "chunk slack")
@@ -196,7 +270,70 @@ func (w *chunkWorker) chunk(idx int) (res *chunkResult) {
 	if res.duplicates > 0 {
 		w.problem(w.base, 0, strconv.Itoa(res.duplicates)+" carved records are stale copies of records read from allocated chunks (same ids); not yielded again")
 	}
+	w.accountChunk()
 	return res
+}
+
+// beyondFreeSpace reads the records that follow the free-space offset at
+// off when their framing is valid and they continue the numbering of the
+// records before them (as libevtx does, which ignores the offset): a
+// lowered offset (an edit, with the CRC flag off) must not hide records.
+// Slack holds stale copies too, but those never continue the numbering.
+// It returns where the reading stopped.
+func (w *chunkWorker) beyondFreeSpace(off int, h chunkHeader) int {
+	data := w.dec.data
+	next := w.highID + 1
+	if w.highID == 0 {
+		if !w.hdrOK {
+			return off
+		}
+		next = w.hdr.first
+	}
+	start, count := off, 0
+	for off+recordMinSize <= len(data) && string(data[off:off+4]) == recordSignature {
+		size, ok := recordSize(data, off)
+		if !ok {
+			break
+		}
+		id := binary.LittleEndian.Uint64(data[off+8:])
+		if id != next {
+			break
+		}
+		w.record(off, size, false, "")
+		w.liveIDs[id] = true
+		w.note(id)
+		next++
+		count++
+		off += size
+	}
+	if count > 0 {
+		reason := "chunk header's free-space offset 0x" + strconv.FormatInt(int64(h.freeSpaceOffset), 16) + " ends the records early: " +
+			strconv.Itoa(count) + " more records follow it (up to chunk offset 0x" + strconv.FormatInt(int64(off), 16) +
+			") and were read; the chunk header was altered or damaged"
+		w.problem(w.base+int64(start), next-uint64(count), reason)
+		w.res.items = append(w.res.items, chunkItem{err: &ChunkError{File: w.f.name, Chunk: w.idx, Offset: w.base + int64(start),
+			Err: &wrapped{sentinel: ErrHeaderMismatch, text: reason}}})
+	}
+	return off
+}
+
+// accountChunk compares the records found with what the chunk header
+// announces, and sets the chunk's id range for the file's accounting.
+func (w *chunkWorker) accountChunk() {
+	res := w.res
+	if w.hdrOK {
+		res.ids, res.hasIDs = w.hdr, true
+		expected := int(w.hdr.last - w.hdr.first + 1)
+		if missing := expected - w.seen - res.recoveredIn; missing > 0 {
+			res.missing = missing
+			w.loss(w.base, 0, missing, "chunk header gives records "+strconv.FormatUint(w.hdr.first, 10)+"–"+strconv.FormatUint(w.hdr.last, 10)+
+				" ("+strconv.Itoa(expected)+"), but "+strconv.Itoa(missing)+" of them were not found in it (framing broken or records overwritten)")
+		}
+		return
+	}
+	if w.lowID != 0 && w.highID-w.lowID < maxChunkRecords {
+		res.ids, res.hasIDs = idRange{w.lowID, w.highID}, true
+	}
 }
 
 // checksumProblem reports a checksum mismatch as a Problem and as a
@@ -289,23 +426,39 @@ func (w *chunkWorker) record(off, size int, recovered bool, where string) {
 	} else {
 		ev = w.render.newEvent()
 	}
+	w.render.budget = MaxRecordOutput
+	if left := maxChunkOutput - w.output; left < MaxRecordOutput {
+		w.render.budget = max(left, minRecordOutput)
+	}
 	err := w.decodeRecord(off+recordHeaderSize, off+size-4, ev)
 	if err != nil {
 		reason := err.Error()
 		if recovered {
 			reason = "recovered record from " + where + " not decodable: " + reason
 		}
-		w.problem(w.base+int64(off), id, reason)
+		w.loss(w.base+int64(off), id, 1, reason)
 		w.res.items = append(w.res.items, chunkItem{err: &RecordError{File: w.f.name, Chunk: w.idx, Offset: w.base + int64(off), RecordID: id, Err: err}})
 		w.res.lost++
 		return
 	}
+	rid := ev.System.EventRecordID
+	if rid == 0 {
+		rid = id
+	}
 	ev.Source = Source{
-		File:     w.f.name,
-		Chunk:    w.idx,
-		Offset:   w.base + int64(off),
-		RecordID: id,
-		Written:  fileTimeToTime(written),
+		File:           w.f.name,
+		Chunk:          w.idx,
+		Offset:         w.base + int64(off),
+		RecordID:       rid,
+		HeaderRecordID: id,
+		Written:        fileTimeToTime(written),
+	}
+	w.output += w.render.bytes
+	if w.render.truncated {
+		ev.Source.Truncated = true
+		w.res.truncated++
+		w.loss(w.base+int64(off), id, 1, "record output over its budget of "+strconv.Itoa(w.render.budget)+
+			" bytes (a template reused inside nested values multiplies its text): the event is cut there and marked truncated")
 	}
 	if recovered {
 		if w.dec.fallbacks != fallbacks {
@@ -313,6 +466,9 @@ func (w *chunkWorker) record(off, size int, recovered bool, where string) {
 		}
 		ev.Source.Recovered, ev.Source.RecoverReason = true, where
 		w.res.recovered++
+		if w.hdrOK && w.hdr.first <= id && id <= w.hdr.last {
+			w.res.recoveredIn++
+		}
 	} else {
 		w.res.records++
 	}

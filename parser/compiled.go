@@ -657,8 +657,8 @@ func (run *fastRun) data(e *Event, d *dataPlan, st *instState) bool {
 				sel = k
 			}
 			val, ok := run.text(f.value, st, sel)
-			if !ok {
-				return false
+			if !ok || !run.r.spend(len(fname)+len(val)) {
+				return false // over the budget: the general path truncates
 			}
 			e.EventData = append(e.EventData, Field{Name: fname, Value: val})
 		}

@@ -29,7 +29,7 @@ func TestCorpusMsiInstaller(t *testing.T) {
 		if err != nil {
 			t.Fatalf("unexpected error: %v", err)
 		}
-		byID[ev.Source.RecordID] = ev
+		byID[ev.Source.HeaderRecordID] = ev
 	}
 	st := f.Stats()
 	if st.Records != 481 || st.Lost != 0 || st.ChunksSkipped != 0 {
@@ -52,6 +52,11 @@ func TestCorpusMsiInstaller(t *testing.T) {
 		if ev == nil {
 			t.Errorf("record %d missing", tc.id)
 			continue
+		}
+		// A saved log: headers renumbered from 1, the events keep the
+		// EventRecordID Windows shows, and record_id is that one.
+		if ev.Source.RecordID != tc.recordID || ev.Source.HeaderRecordID != tc.id {
+			t.Errorf("record %d: Source.RecordID %d, HeaderRecordID %d; want %d, %d", tc.id, ev.Source.RecordID, ev.Source.HeaderRecordID, tc.recordID, tc.id)
 		}
 		s := ev.System
 		if s.Provider != "MsiInstaller" || s.EventID != tc.eventID || s.Level != 4 || s.Channel != "Application" ||

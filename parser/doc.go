@@ -42,7 +42,8 @@
 //
 // Chunks are found by position (4096 + n×65536) and signature; the file
 // header's chunk count, dirty flag and next record id are reported in
-// [FileHeader] but never trusted. Every BinXML token is handled: elements and
+// [FileHeader] and never trusted to find records, only to account for
+// them (see Accounting). Every BinXML token is handled: elements and
 // attributes, names inline and by offset, value text, CDATA, character and
 // entity references, processing instructions, template instances (defined
 // inline at first use, referenced by offset later, nested inside BinXML
@@ -76,13 +77,40 @@
 // [File.Stats] accounts for every record: read, recovered, or lost with
 // reason and offset.
 //
+// # Accounting
+//
+// Records are checked against what the headers announce, so that nothing
+// vanishes without a word. Each chunk whose header is sound (checksum
+// matches, or the CRC flag is off) gives its first and last record
+// identifiers; records of that range neither read, recovered nor counted
+// lost are Stats.Missing, with a Problem saying how many. Records are
+// numbered consecutively across chunks, so a gap between the chunks'
+// ranges, or below the file header's next record id, is missing records
+// too (chunks zeroed, skipped or cut off). A chunk the file header counts
+// that is all zeros, and chunks it counts beyond the end of a cut file
+// (also one cut inside its 4 KiB header block), are Stats.ChunksMissing.
+// A chunk's free-space offset ends the records normally; when records with
+// valid framing that continue the numbering follow it (an edited offset,
+// with the CRC flag off so no checksum tells), they are read and the
+// anomaly is reported, as libevtx reads them. [Stats.Incomplete] tells
+// whether a file lost evidence, [Stats.Losses] lists why; Problem.Records
+// is the number of records each one cost.
+//
 // # The dump JSONL format
 //
 // [AppendJSON] writes the object `evtxscan dump --format jsonl` prints, one
 // per line. It is a public interface; keys come in this order:
 //
 //	file        string  Source.File, the path as given
-//	record_id   number  the record header's id (Source.RecordID)
+//	record_id   number  the record id Windows shows (Event Viewer,
+//	                    Get-WinEvent): System/EventRecordID, or the record
+//	                    header's number when the event has none
+//	                    (Source.RecordID)
+//	header_record_id
+//	            number  only when it differs from record_id: the record
+//	                    header's number. Logs saved or exported by Windows
+//	                    renumber headers from 1 while events keep their
+//	                    EventRecordID (Source.HeaderRecordID)
 //	time        string  TimeCreated (or the header's written time when absent),
 //	                    RFC 3339 UTC with exactly 7 fractional digits,
 //	                    e.g. "2024-03-01T10:00:04.3010000Z"
@@ -101,6 +129,8 @@
 //	                    else an object with "@attr" keys, child elements
 //	                    (repeated names suffixed "_1"…) and "#text"
 //	recovered   bool    true only for records carved with --recover
+//	truncated   bool    only when true: the record rendered more than
+//	                    MaxRecordOutput bytes and its fields were cut there
 //	message     string  only when a message text was rendered
 //
 // Strings are valid UTF-8 (invalid input becomes U+FFFD) with control
@@ -113,9 +143,16 @@
 // length, count and offset read from the file is checked against the bytes
 // that exist before it is used; allocations are bounded by the input; every
 // loop makes forward progress; element depth (256), nesting of templates
-// and BinXML values (32) and the output of one record (32768 items) are
-// capped; names and templates are cached by offset so no definition is
-// parsed twice per chunk. A panic inside a chunk (a bug) is recovered and
+// and BinXML values (32) and the output of one record (32768 items, and
+// [MaxRecordOutput] = 4 MiB of rendered names and text) are capped. The
+// byte cap matters: a template reused inside nested BinXML values can
+// render a 30,000-character value tens of thousands of times from a 68 KB
+// file. A record over it is yielded with what was rendered up to the cap
+// and Source.Truncated set, and counted in Stats.Truncated; once the
+// records of one chunk have rendered 8 MiB, each further record of that
+// chunk gets 16 KiB, so memory stays bounded whatever the input. Names
+// and templates are cached by offset so no definition is parsed twice per
+// chunk. A panic inside a chunk (a bug) is recovered and
 // reported as a *ChunkError wrapping ErrPanic instead of ending the run.
 // The fuzz target FuzzFile (fuzz_test.go) checks these guarantees. Event
 // text is returned as is: callers that render it (HTML, spreadsheets) must

@@ -16,6 +16,9 @@ var (
 	ErrTooDeep      = errors.New("parser: BinXML nested too deep")
 	ErrNoTemplate   = errors.New("parser: template definition missing or damaged")
 	ErrPanic        = errors.New("parser: internal error (a bug; please report it with the file)")
+	// ErrHeaderMismatch: the records disagree with their chunk header (a
+	// free-space offset that ends them early): they were read anyway.
+	ErrHeaderMismatch = errors.New("parser: records disagree with their chunk header")
 )
 
 // A ChunkError is a problem with a whole chunk: it was skipped (bad

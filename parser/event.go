@@ -57,15 +57,25 @@ type Source struct {
 	Chunk int
 	// Offset is the file offset of the record header (0 in live mode).
 	Offset int64
-	// RecordID is the record header's id (for forwarded events it can differ
-	// from System.EventRecordID).
+	// RecordID is the record id Windows shows (Event Viewer, Get-WinEvent,
+	// wevtutil): System.EventRecordID, or the record header's number when
+	// the event has none.
 	RecordID uint64
+	// HeaderRecordID is the record header's number (in live mode the
+	// channel's record id). Logs saved or exported by Windows renumber
+	// their headers from 1 while the events keep their EventRecordID, and
+	// forwarded events carry the origin's: then the two differ.
+	HeaderRecordID uint64
 	// Written is the record header's FILETIME, in UTC.
 	Written time.Time
 	// Recovered is true only for records carved from chunk slack or damaged
 	// regions (see Options.Recover); RecoverReason then says from where.
 	Recovered     bool
 	RecoverReason string
+	// Truncated is true when the record rendered more than its output
+	// budget (MaxRecordOutput): the event holds what was rendered up to
+	// it, and Stats counts it.
+	Truncated bool
 }
 
 // System is the <System> section with typed values. Missing elements leave

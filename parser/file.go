@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 )
@@ -38,6 +39,9 @@ type File struct {
 	header FileHeader
 	closer io.Closer
 	stats  Stats
+	// ranges collects the chunks' record number ranges during an
+	// iteration, for the file's accounting (see finishAccounting).
+	ranges []idRange
 	// live holds the ids of the allocated records of all chunks as sorted,
 	// merged ranges, when Recover is on: a carved record whose id is in them
 	// is a stale copy of a record read from allocated space.
@@ -340,11 +344,18 @@ func recycleOut(b []byte) {
 // until deliver returns false; fail gets a cancellation.
 func (f *File) decode(ctx context.Context, deliver func(*chunkResult) bool, fail func(error)) {
 	f.stats = Stats{File: f.name, Size: f.size}
+	f.ranges = f.ranges[:0]
 	if !f.header.ChecksumOK {
 		f.stats.Problems = append(f.stats.Problems, Problem{Offset: 0, Chunk: -1,
 			Reason: "file header checksum mismatch (header fields ignored; chunks are found by scanning)"})
 	}
 	slots := f.chunkSlots()
+	complete := false
+	defer func() {
+		if complete {
+			f.finishAccounting(slots)
+		}
+	}()
 	if f.opts.Recover {
 		if err := f.scanLiveRanges(ctx, slots); err != nil {
 			fail(err)
@@ -374,9 +385,10 @@ func (f *File) decode(ctx context.Context, deliver func(*chunkResult) bool, fail
 				return
 			}
 		}
+		complete = true
 		return
 	}
-	f.parallel(ctx, slots, workers, accounted, fail)
+	complete = f.parallel(ctx, slots, workers, accounted, fail)
 }
 
 // parallel decodes chunks on workers goroutines and delivers the results
@@ -385,7 +397,7 @@ func (f *File) decode(ctx context.Context, deliver func(*chunkResult) bool, fail
 // delivery: a worker takes a token per chunk, the consumer returns it once
 // the chunk is delivered, so memory stays bounded and result slot i%window
 // is always free when chunk i is done.
-func (f *File) parallel(ctx context.Context, slots, workers int, deliver func(*chunkResult) bool, fail func(error)) {
+func (f *File) parallel(ctx context.Context, slots, workers int, deliver func(*chunkResult) bool, fail func(error)) (complete bool) {
 	window := 4 * workers
 	results := make([]chan *chunkResult, window)
 	for i := range results {
@@ -428,17 +440,18 @@ func (f *File) parallel(ctx context.Context, slots, workers int, deliver func(*c
 		case res = <-results[i%window]:
 		case <-ctx.Done():
 			fail(ctx.Err())
-			return
+			return false
 		}
 		if err := ctx.Err(); err != nil {
 			fail(err)
-			return
+			return false
 		}
 		if !deliver(res) {
-			return
+			return false
 		}
 		tokens <- struct{}{}
 	}
+	return true
 }
 
 func (f *File) account(res *chunkResult) {
@@ -453,7 +466,72 @@ func (f *File) account(res *chunkResult) {
 	s.Recovered += res.recovered
 	s.StaleCopies += res.duplicates
 	s.Lost += res.lost
+	s.Truncated += res.truncated
+	s.Missing += res.missing
+	if res.zeroed {
+		s.ChunksMissing++
+	}
+	if res.hasIDs {
+		s.Expected += int(res.ids.last - res.ids.first + 1)
+		f.ranges = append(f.ranges, res.ids)
+	} else {
+		s.Expected += res.records + res.lost
+	}
 	s.Problems = append(s.Problems, res.problems...)
+}
+
+// finishAccounting checks what was found against the file header and the
+// numbering: records are numbered consecutively across chunks (the log is
+// a ring, but its numbers never skip), so a gap between the chunks' ranges
+// or below the header's next record id is records missing; chunks the
+// header counts beyond the end of the file were cut off.
+func (f *File) finishAccounting(slots int) {
+	s, h := &f.stats, f.header
+	// The header's claims are used even when its checksum is off: a
+	// checksum stops no one who edits a file on purpose, and a damaged
+	// header that overstates only costs a false alarm on a damaged file.
+	// (Dirty files understate; that hides nothing.)
+	if int(h.ChunkCount) > slots {
+		cut := int(h.ChunkCount) - slots
+		s.ChunksMissing += cut
+		where := "the file ends at " + itoa(f.size) + " bytes"
+		if f.size < fileHeaderBlock {
+			where += ", inside its " + itoa(fileHeaderBlock) + "-byte header block"
+		}
+		f.stats.Problems = append(f.stats.Problems, Problem{Offset: f.size, Chunk: -1, Loss: true,
+			Reason: "the file header counts " + itoa(int64(h.ChunkCount)) + " chunks but " + where + ": " + itoa(int64(cut)) +
+				" chunks (" + itoa(int64(cut)*chunkSize) + " bytes) are missing; the file was cut (copy it again from the source)"})
+	}
+	// Budget for gaps: the records that chunks not read could have held.
+	// A gap larger than that is a numbering jump (a damaged or hostile
+	// header), reported but not counted.
+	unread := s.ChunksSkipped + s.ChunksMissing
+	slices.SortFunc(f.ranges, func(a, b idRange) int { return cmp.Compare(a.first, b.first) })
+	var last uint64
+	for i, r := range f.ranges {
+		if i > 0 && r.first > last+1 {
+			f.gap(last+1, r.first-1, unread, "between chunks")
+		}
+		last = max(last, r.last)
+	}
+	if len(f.ranges) > 0 && last < ^uint64(0) && h.NextRecordID > last+1 {
+		f.gap(last+1, h.NextRecordID-1, unread, "after the last chunk read (the file header's next record id is "+itoa(int64(h.NextRecordID))+")")
+	}
+}
+
+// gap accounts records first–last missing from the numbering.
+func (f *File) gap(first, last uint64, unread int, where string) {
+	n := last - first + 1
+	s := &f.stats
+	if n > uint64(max(unread, 1))*maxChunkRecords {
+		s.Problems = append(s.Problems, Problem{Offset: 0, Chunk: -1,
+			Reason: "record numbers jump from " + strconv.FormatUint(first-1, 10) + " to " + strconv.FormatUint(last+1, 10) + " " + where + ": more than the chunks not read could hold (a damaged header?)"})
+		return
+	}
+	s.Expected += int(n)
+	s.Missing += int(n)
+	s.Problems = append(s.Problems, Problem{Offset: 0, Chunk: -1, Records: int(n), Loss: true,
+		Reason: strconv.FormatUint(n, 10) + " records (numbers " + strconv.FormatUint(first, 10) + "–" + strconv.FormatUint(last, 10) + ") are missing " + where + ": in chunks skipped, zeroed or cut off"})
 }
 
 func itoa(v int64) string {

@@ -17,6 +17,10 @@ func AppendJSON(dst []byte, e *Event) []byte {
 	dst = appendFileName(dst, e.Source.File)
 	dst = append(dst, `,"record_id":`...)
 	dst = strconv.AppendUint(dst, e.Source.RecordID, 10)
+	if h := e.Source.HeaderRecordID; h != 0 && h != e.Source.RecordID {
+		dst = append(dst, `,"header_record_id":`...)
+		dst = strconv.AppendUint(dst, h, 10)
+	}
 	dst = append(dst, `,"time":"`...)
 	dst = appendRFC3339x7(dst, e.Time())
 	dst = append(dst, `","event_id":`...)
@@ -76,6 +80,9 @@ func AppendJSON(dst []byte, e *Event) []byte {
 	}
 	dst = append(dst, `,"recovered":`...)
 	dst = strconv.AppendBool(dst, e.Source.Recovered)
+	if e.Source.Truncated {
+		dst = append(dst, `,"truncated":true`...)
+	}
 	if e.Message != "" {
 		dst = append(dst, `,"message":`...)
 		dst = appendJSONString(dst, e.Message)

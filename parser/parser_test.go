@@ -648,7 +648,7 @@ func TestRecoverSlack(t *testing.T) {
 				var got []uint64
 				for _, ev := range evs {
 					if ev.Source.Recovered {
-						got = append(got, ev.Source.RecordID)
+						got = append(got, ev.Source.HeaderRecordID)
 						if !strings.Contains(ev.Source.RecoverReason, tc.wantReason) {
 							t.Errorf("RecoverReason = %q, want it to say %q", ev.Source.RecoverReason, tc.wantReason)
 						}

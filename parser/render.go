@@ -47,10 +47,27 @@ type oitem struct {
 // output grow much faster than input (a value referenced many times, nested).
 const maxOutputItems = 1 << 15
 
+// Output budgets in bytes (names and text rendered). Items alone do not
+// bound memory: a 30,000-character value referenced by 30,000 nested
+// template instances is 30,000 items but 900 MB of text. A record stops
+// rendering at MaxRecordOutput bytes (the event keeps what was rendered and
+// is marked Source.Truncated); once a chunk's records have rendered
+// maxChunkOutput bytes, each further record of that chunk gets
+// minRecordOutput, so a chunk of small hostile records cannot add up to
+// gigabytes either. Real records render a few KiB.
+const (
+	MaxRecordOutput = 4 << 20
+	maxChunkOutput  = 8 << 20
+	minRecordOutput = 16 << 10
+)
+
 // renderState is the state of rendering one record.
 type renderState struct {
 	d          *decoder
 	items      int      // output items so far, bounded by maxOutputItems
+	bytes      int      // output bytes so far (names and text)
+	budget     int      // bytes this record may render (0: MaxRecordOutput)
+	truncated  bool     // the budget ran out: rendering stopped there
 	insertion  []string // values of the first nested (payload) instance
 	haveInsert bool
 	scratch    []byte
@@ -140,6 +157,8 @@ const slabSize = 128
 func (r *renderState) reset(d *decoder) {
 	r.d = d
 	r.items = 0
+	r.bytes = 0
+	r.truncated = false
 	r.insertion = nil
 	r.haveInsert = false
 	r.nodeN = 0
@@ -282,6 +301,21 @@ func (st *instState) arrayLen(r *renderState, i int) int {
 	return len(st.split(r, i))
 }
 
+// spend counts n output bytes against the record's budget and reports
+// whether they fit; once they do not, the record is truncated and nothing
+// more is rendered.
+func (r *renderState) spend(n int) bool {
+	r.bytes += n
+	budget := r.budget
+	if budget <= 0 {
+		budget = MaxRecordOutput
+	}
+	if r.bytes > budget {
+		r.truncated = true
+	}
+	return !r.truncated
+}
+
 func (r *renderState) grow(n int) error {
 	r.items += n
 	if r.items > maxOutputItems {
@@ -298,18 +332,27 @@ func (r *renderState) parts(ps []part, st *instState, sel int, depth int, out []
 	}
 	var err error
 	for i := range ps {
+		if r.truncated {
+			return out, nil
+		}
 		p := &ps[i]
 		switch p.kind {
 		case partText:
-			out = append(out, oitem{kind: outText, text: p.text})
+			if r.spend(len(p.text)) {
+				out = append(out, oitem{kind: outText, text: p.text})
+			}
 		case partEntity:
 			out = append(out, oitem{kind: outEntity, text: p.text})
 		case partCharRef:
 			out = append(out, oitem{kind: outCharRef, r: p.r})
 		case partCDATA:
-			out = append(out, oitem{kind: outCDATA, text: p.text})
+			if r.spend(len(p.text)) {
+				out = append(out, oitem{kind: outCDATA, text: p.text})
+			}
 		case partPI:
-			out = append(out, oitem{kind: outPI, text: p.text, text2: p.text2})
+			if r.spend(len(p.text) + len(p.text2)) {
+				out = append(out, oitem{kind: outPI, text: p.text, text2: p.text2})
+			}
 		case partElement:
 			if out, err = r.element(p.elem, st, depth, out); err != nil {
 				return out, err
@@ -349,11 +392,11 @@ func (r *renderState) parts(ps []part, st *instState, sel int, depth int, out []
 				} else {
 					s = st.joined(r, int(p.index))
 				}
-				if s != "" {
+				if s != "" && r.spend(len(s)) {
 					out = append(out, oitem{kind: outText, text: s})
 				}
 			default:
-				if s := st.scalar(r, int(p.index)); s != "" {
+				if s := st.scalar(r, int(p.index)); s != "" && r.spend(len(s)) {
 					out = append(out, oitem{kind: outText, text: s})
 				}
 			}
@@ -417,6 +460,9 @@ func (r *renderState) element(e *element, st *instState, depth int, out []oitem)
 		if err := r.grow(1); err != nil {
 			return out, err
 		}
+		if !r.spend(len(e.name)) {
+			return out, nil
+		}
 		sel := -1
 		if expand >= 0 {
 			sel = k
@@ -424,7 +470,7 @@ func (r *renderState) element(e *element, st *instState, depth int, out []oitem)
 		n := r.newNode(e.name)
 		for i := range e.attrs {
 			a := &e.attrs[i]
-			if s := r.attrText(a.parts, st); s != "" {
+			if s := r.attrText(a.parts, st); s != "" && r.spend(len(a.name)+len(s)) {
 				n.attrs = append(n.attrs, Field{Name: a.name, Value: s})
 			}
 		}
@@ -456,6 +502,9 @@ func (r *renderState) attrText(ps []part, st *instState) string {
 	}
 	var b strings.Builder
 	for i := range ps {
+		if b.Len() > MaxRecordOutput {
+			break // spend refuses it anyway: stop before it grows further
+		}
 		p := &ps[i]
 		switch p.kind {
 		case partText:

@@ -476,6 +476,13 @@ func (h *htmlWriter) page(v *view) *htmlPage {
 	if v.lost > 0 {
 		p.Alerts = append(p.Alerts, fmt.Sprintf("%d record(s) were lost to damage; the timeline is incomplete. See Input files and Problems.", v.lost))
 	}
+	for i, f := range v.incomplete {
+		if i == 20 {
+			p.Alerts = append(p.Alerts, fmt.Sprintf("… and %d more incomplete files; see Input files.", len(v.incomplete)-i))
+			break
+		}
+		p.Alerts = append(p.Alerts, "Incomplete: "+t(f.File)+" lost "+f.Lost+"; the Problems below say where and why.")
+	}
 	if p.TimelineCut {
 		p.Alerts = append(p.Alerts, fmt.Sprintf("The timeline below shows the first %d of %d events; report.xlsx, timeline.csv and timeline.jsonl hold all of them.", h.written, h.total))
 	}
@@ -487,7 +494,7 @@ func (h *htmlWriter) page(v *view) *htmlPage {
 		if f.Err != nil {
 			hf.Err = t(f.Err.Error())
 		}
-		hf.Bad = f.Err != nil || f.Lost > 0 || f.ChunksSkipped > 0
+		hf.Bad = f.Incomplete()
 		p.Files = append(p.Files, hf)
 		for _, pr := range f.Problems {
 			problems++

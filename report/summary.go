@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/evtxscan/evtxscan/parser"
 	"github.com/evtxscan/evtxscan/rules"
 	"github.com/evtxscan/evtxscan/uninstall"
 )
@@ -31,8 +32,14 @@ type view struct {
 	recovered       int
 	lost            int
 	unreadable      int
-	chart           chart
+	// incomplete lists the files read that lost evidence (records lost,
+	// missing by the headers' accounting, truncated, chunks skipped or cut
+	// off), with what they lost in words (parser.LossSummary).
+	incomplete []incompleteFile
+	chart      chart
 }
+
+type incompleteFile struct{ File, Lost string }
 
 // A ruleCount is one line of "findings per rule and level".
 type ruleCount struct {
@@ -85,6 +92,8 @@ func (w *Writer) view(s *Summary) *view {
 		v.lost += f.Lost
 		if f.Err != nil {
 			v.unreadable++
+		} else if f.Incomplete() {
+			v.incomplete = append(v.incomplete, incompleteFile{f.File, parser.LossSummary(&f)})
 		}
 	}
 

@@ -415,6 +415,10 @@ func (x *xlsxWriter) writeSummary(v *view) error {
 	kv("Records read", v.records)
 	kv("Records recovered (carved)", v.recovered)
 	kv("Records lost", v.lost)
+	kv("Incomplete files", len(v.incomplete))
+	for _, f := range v.incomplete {
+		r.put(x.styles.eventLevel["Error"], "  "+f.File, "lost "+f.Lost)
+	}
 	kv("Duplicates dropped", s.Duplicates)
 	kv("Events in timeline", v.events)
 	kv("First event", v.displayTime(v.first))
@@ -434,7 +438,7 @@ func (x *xlsxWriter) writeSummary(v *view) error {
 			errText = f.Err.Error()
 		}
 		style := 0
-		if f.Err != nil || f.Lost > 0 || f.ChunksSkipped > 0 {
+		if f.Incomplete() {
 			style = x.styles.eventLevel["Error"]
 		}
 		r.put(style, f.File, f.Size, f.Chunks, f.ChunksSkipped, f.Records, f.Recovered, f.Lost, len(f.Problems), errText)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -50,7 +51,8 @@ func runDump(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "and for files starting with the EVTX signature, .zip archives are read in place.\n")
 		fmt.Fprintf(stderr, "JSONL records carry \"message\", the Event Viewer text, when its template is known.\n")
 		fmt.Fprintf(stderr, "Warnings and a per-file summary go to stderr. Exit 3 when a file could not be\n")
-		fmt.Fprintf(stderr, "read, else 0.\n\nFlags:\n")
+		fmt.Fprintf(stderr, "read or is incomplete (records lost, missing or truncated: the summary says\n")
+		fmt.Fprintf(stderr, "which and why), else 0.\n\nFlags:\n")
 		fl.PrintDefaults()
 	}
 	if err := fl.Parse(args); err != nil {
@@ -127,8 +129,9 @@ type dumpJob struct {
 	blocks chan dumpBlock
 	ack    chan struct{}
 	// Set by the producer before it closes blocks.
-	openErr string // the file could not be opened as an event log
-	summary string
+	openErr    string // the file could not be opened as an event log
+	summary    string
+	incomplete bool // records lost, missing or truncated (see parser.Stats.Incomplete)
 }
 
 type dumpBlock struct {
@@ -186,6 +189,9 @@ func dumpFiles(parent context.Context, items []input.Item, o *dumpOptions, w *bu
 			continue
 		}
 		fmt.Fprintln(stderr, j.summary)
+		if j.incomplete {
+			*code = exitUnreadable
+		}
 	}
 	return nil
 }
@@ -238,9 +244,32 @@ func (o *dumpOptions) produce(ctx context.Context, j *dumpJob) {
 			}
 		}
 	}
+	if ctx.Err() != nil {
+		return
+	}
 	st := f.Stats()
 	j.summary = fmt.Sprintf("%s: %d records, %d recovered, %d lost; %d chunks, %d skipped; %d problems",
 		path, st.Records, st.Recovered, st.Lost, st.Chunks, st.ChunksSkipped, len(st.Problems))
+	if st.Incomplete() {
+		j.incomplete = true
+		j.summary += "\n" + incompleteText(&st)
+	}
+}
+
+// incompleteText says, for a file that lost evidence, how much and why:
+// one line of totals, then each loss with its offset.
+func incompleteText(st *parser.Stats) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: INCOMPLETE: %s", st.File, parser.LossSummary(st))
+	const max = 20
+	for i, p := range st.Losses() {
+		if i == max {
+			fmt.Fprintf(&b, "\n  … and %d more losses", len(st.Losses())-max)
+			break
+		}
+		fmt.Fprintf(&b, "\n  at offset 0x%x: %s", p.Offset, p.Reason)
+	}
+	return b.String()
 }
 
 // encode appends the output line of one event (called concurrently by the

@@ -21,7 +21,7 @@ const (
 	exitOK         = 0 // done
 	exitFindings   = 1 // findings at or above --fail-level
 	exitUsage      = 2 // usage error, or a problem with the whole run
-	exitUnreadable = 3 // some input could not be read (the rest was scanned)
+	exitUnreadable = 3 // incomplete: some input could not be read or lost records (the rest was scanned)
 	exitAlerts     = 4 // some alerts were not delivered (they wait in the outbox)
 	// exitInterrupted (130) and exitTerminated (143): see signals.go.
 )
@@ -117,7 +117,8 @@ func usage(w io.Writer) {
 	}
 	b.WriteString("\nRun 'evtxscan <command> --help' for a command's flags.\n")
 	b.WriteString("Exit codes: 0 done; 1 findings at or above --fail-level; 2 usage error;\n")
-	b.WriteString("3 some input could not be read (the rest was still scanned);\n")
+	b.WriteString("3 incomplete: some input could not be read or lost records (the rest was still\n")
+	b.WriteString("scanned; the summary says which file lost how many and why);\n")
 	b.WriteString("4 some alerts were not delivered (they wait in the outbox for the next run).\n")
 	b.WriteString("130/143 stopped by SIGINT/SIGTERM (previous reports kept).\n")
 	fmt.Fprint(w, b.String())

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -67,19 +69,27 @@ func TestReadmeCommandsInFreshClone(t *testing.T) {
 		}
 	}
 	readme := filepath.Join(clone, "README.md")
+	mainJob := readmeCommand(t, readme, "readme-main-job")
+	mainJobCommand := mainJob
 	runShell := func(command string, extraEnv ...string) {
 		t.Helper()
 		cmd := exec.Command("sh", "-c", command)
 		cmd.Dir = clone
 		cmd.Env = append(os.Environ(), extraEnv...)
 		out, err := cmd.CombinedOutput()
+		var exit *exec.ExitError
+		// The README says why the main job exits 3 (go run reports it as
+		// "exit status 3" and exits 1): a damaged scenario loses a record.
+		if command == mainJobCommand && errors.As(err, &exit) && bytes.Contains(out, []byte("INCOMPLETE")) &&
+			(exit.ExitCode() == exitUnreadable || bytes.Contains(out, []byte("exit status 3"))) {
+			err = nil
+		}
 		if err != nil {
 			t.Fatalf("README command %q failed: %v\n%s", command, err, tail(out, 4000))
 		}
 		t.Logf("%s: ok\n%s", command, tail(out, 1500))
 	}
 
-	mainJob := readmeCommand(t, readme, "readme-main-job")
 	runShell(mainJob)
 	for _, name := range []string{"report.xlsx", "report.html"} {
 		if fi, err := os.Stat(filepath.Join(clone, "evtxscan-report", name)); err != nil || fi.Size() == 0 {

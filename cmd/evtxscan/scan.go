@@ -171,10 +171,12 @@ var wrapScanSource func(analysis.Source) analysis.Source
 const exitCodesHelp = `
 Exit codes: 0 done; 1 findings at or above --fail-level (takes precedence over 3
 and 4); 2 usage error or the reports could not be written (the previous ones are
-kept); 3 some input could not be read (the rest was scanned and reported; nothing
-readable: no report; takes precedence over 4); 4 some alerts were not delivered
-(named on stderr; they wait in the outbox and the next run with --notify retries
-them); 130/143 stopped by SIGINT/SIGTERM (previous reports kept).
+kept); 3 incomplete: some input could not be read, or lost records (lost, missing
+by its headers' accounting, or truncated); the rest was scanned and the summary
+and reports say which file lost how many and why (nothing readable: no report;
+takes precedence over 4); 4 some alerts were not delivered (named on stderr; they
+wait in the outbox and the next run with --notify retries them); 130/143 stopped
+by SIGINT/SIGTERM (previous reports kept).
 `
 
 // config turns the flags into an analysis configuration.
@@ -267,6 +269,7 @@ func (o *analysisFlags) execute(cfg analysis.Config, src analysis.Source, notifi
 		printSummary(stderr, res, cfg)
 	}
 	alertsOK := true
+	printIncomplete(stderr, res)
 	if notifier != nil {
 		// Alerts are in the outbox before delivery starts: what is not
 		// delivered now is retried by the next run, but a scheduled run
@@ -282,13 +285,25 @@ func (o *analysisFlags) execute(cfg analysis.Config, src analysis.Source, notifi
 			return exitFindings
 		}
 	}
-	if len(res.Unreadable()) > 0 || unreadable > 0 {
+	if len(res.Unreadable()) > 0 || unreadable > 0 || len(incompleteFiles(res)) > 0 {
 		return exitUnreadable
 	}
 	if !alertsOK {
 		return exitAlerts
 	}
 	return exitOK
+}
+
+// incompleteFiles returns the files that were read but lost evidence
+// (records lost, missing or truncated); unreadable ones are listed apart.
+func incompleteFiles(res *analysis.Result) []parser.Stats {
+	var out []parser.Stats
+	for _, st := range res.Files {
+		if st.Err == nil && st.Incomplete() {
+			out = append(out, st)
+		}
+	}
+	return out
 }
 
 // printWarnings prints each warning once; long lists are cut with a count.
@@ -338,5 +353,23 @@ func printSummary(w io.Writer, res *analysis.Result, cfg analysis.Config) {
 			fmt.Fprintf(w, " %s", filepath.Join(cfg.Report.Dir, name))
 		}
 		fmt.Fprintln(w)
+	}
+}
+
+// printIncomplete names the files that lost evidence, how many records
+// and why, even with --quiet: it says why the exit code is 3.
+func printIncomplete(w io.Writer, res *analysis.Result) {
+	if inc := incompleteFiles(res); len(inc) > 0 {
+		fmt.Fprintf(w, "INCOMPLETE: %d files lost evidence (the reports' Summary lists every loss):\n", len(inc))
+		for i := range inc {
+			fmt.Fprintf(w, "  %s: %s\n", inc[i].File, parser.LossSummary(&inc[i]))
+			for j, p := range inc[i].Losses() {
+				if j == 5 {
+					fmt.Fprintf(w, "    … and %d more\n", len(inc[i].Losses())-5)
+					break
+				}
+				fmt.Fprintf(w, "    at offset 0x%x: %s\n", p.Offset, p.Reason)
+			}
+		}
 	}
 }

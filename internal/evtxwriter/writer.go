@@ -11,9 +11,9 @@ import (
 
 // An Event is one event to write.
 type Event struct {
-	// System holds the System values. EventRecordID is ignored: the writer
-	// assigns record ids (see Options). TimeCreated is also the record's
-	// written time.
+	// System holds the System values. EventRecordID is ignored unless
+	// Options.KeepEventRecordIDs: the writer assigns record ids (see
+	// Options). TimeCreated is also the record's written time.
 	System System
 	// Classic selects the classic (ReportEvent) shape: Data are unnamed
 	// strings written as one string array, followed by Binary when non-nil.
@@ -47,6 +47,11 @@ type Options struct {
 	// templates inline, so it decodes on its own; neither header counts them
 	// and the records CRC does not cover them.
 	Slack []Event
+	// KeepEventRecordIDs writes each event's own System.EventRecordID (when
+	// non-zero) in its <EventRecordID> while the record headers are
+	// numbered from FirstRecordID, as in a log saved or exported by Windows
+	// (headers renumbered from 1, events keeping their original ids).
+	KeepEventRecordIDs bool
 }
 
 // Layout constants (evtx-format.md §1).
@@ -69,7 +74,7 @@ func Write(events []Event, opts Options) ([]byte, error) {
 	}
 	var chunks []*chunk
 	cache := &templateCache{}
-	newChunk := func() *chunk { c := newChunk(); c.cache = cache; return c }
+	newChunk := func() *chunk { c := newChunk(); c.cache, c.keepIDs = cache, opts.KeepEventRecordIDs; return c }
 	cur := newChunk()
 	for i := range events {
 		ev := &events[i]
@@ -135,6 +140,7 @@ type chunk struct {
 	tmplTail  [32]uint32 // last definition of each template bucket chain
 	finished  bool
 	cache     *templateCache
+	keepIDs   bool // Options.KeepEventRecordIDs
 }
 
 func newChunk() *chunk {
@@ -503,6 +509,9 @@ func (e *recordEncoder) systemValues(ev *Event, id uint64) ([]value, error) {
 	}
 	v[subProcessID] = value{typ: UInt32, data: leBytes(uint64(s.ProcessID), 4)}
 	v[subThreadID] = value{typ: UInt32, data: leBytes(uint64(s.ThreadID), 4)}
+	if e.c.keepIDs && s.EventRecordID != 0 {
+		id = s.EventRecordID
+	}
 	v[subRecordID] = value{typ: UInt64, data: leBytes(id, 8)}
 	v[subVersion] = value{typ: UInt8, data: []byte{s.Version}}
 	if s.UserID != "" {
@@ -588,7 +597,7 @@ type System struct {
 	Keywords      uint64
 
 	TimeCreated   time.Time // also the record's written time
-	EventRecordID uint64    // set by Scenario.Files; ignored by Write
+	EventRecordID uint64    // set by Scenario.Files; written only with Options.KeepEventRecordIDs
 
 	ActivityID        string // Correlation/@ActivityID, or empty
 	RelatedActivityID string
