@@ -72,14 +72,14 @@ func TestScenarioFixtures(t *testing.T) {
 			cause: "1722 custom action failed: a program run as part of the setup did not finish as expected — custom action CA_UnregisterDriver",
 			user:  `CONTOSO\alice`, events: 10, ended: true}}}, // every event of the scenario, RM 10000/10001 included
 		{"s2_upgrade_cannot_remove_old", []want{
-			{product: "Nimbus Sync", outcome: OutcomeRolledBack, status: "1603", ended: true,
-				cause: "1714 old version not removed: the older version cannot be removed — System Error 1612 ERROR_INSTALL_SOURCE_ABSENT"},
-			{product: "Nimbus Sync", outcome: OutcomeRolledBack, status: "1603", ended: true},
+			{product: "Nimbus Sync", outcome: OutcomeFailed, status: "1603", ended: true,
+				cause: "1612 ERROR_INSTALL_SOURCE_ABSENT: the older version cannot be removed (error 1714)"},
+			{product: "Nimbus Sync", outcome: OutcomeFailed, status: "1603", ended: true},
 			{product: "Nimbus Sync", outcome: OutcomeFailed, status: "1612", ended: true,
-				cause: "1706 source or cached package missing: no valid source could be found for the product"},
+				cause: "1612 ERROR_INSTALL_SOURCE_ABSENT: the installation source for this product is not available (cached package or source missing) — error 1706 no valid source could be found for the product"},
 		}},
-		{"s3_interrupted_uninstall", []want{{kind: KindRemoval, outcome: OutcomeUnterminated, reason: ReasonHang,
-			cause: "msiexec hung — msiexec.exe stopped responding and was closed (Application Hang 1002 at 2026-02-12 14:00:09)"}}},
+		{"s3_interrupted_uninstall", []want{{kind: KindRemoval, outcome: OutcomeUnterminated, reason: ReasonPowerLoss,
+			cause: "power loss — the previous system shutdown was unexpected (EventLog 6008 logged at 2026-02-12 14:07:12)"}}},
 		{"s6_security_agent_removed", []want{
 			{product: "CrowdStrike Falcon Sensor", outcome: OutcomeSucceeded, status: "0", ended: true},
 			{outcome: OutcomeSucceeded, status: "0", ended: true},

@@ -2,7 +2,9 @@ package uninstall
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -84,9 +86,15 @@ func Fold(findings []rules.Finding, incidents []Incident, catalog []rules.RuleIn
 			}
 		}
 		signals := slices.Clone(in.Signals) // the domain's own (a removed product's service failing)
+		kept := folded[i][:0]
 		for _, f := range folded[i] {
+			if contradicts(in, f.RuleID) {
+				continue
+			}
+			kept = append(kept, f)
 			signals = append(signals, f.RuleID)
 		}
+		folded[i] = kept
 		slices.Sort(signals)
 		in.Signals = slices.Compact(signals)
 		if f, ok := incidentFinding(in, folded[i], info); ok {
@@ -141,6 +149,19 @@ func commandIncident(f *rules.Finding, incidents []Incident) int {
 	return -1
 }
 
+// contradicts reports whether a signal says what the incident's evidence
+// denies: an inferred rollback when 11712 says restoring was impossible, a
+// removal's failure status in an operation that succeeded.
+func contradicts(in *Incident, rule string) bool {
+	switch rule {
+	case "msi_rollback_inferred", "msi_rollback_service_restored":
+		return in.Outcome == OutcomeRollbackFailed
+	case "msi_session_unterminated":
+		return in.Outcome != OutcomeUnterminated && in.Outcome != OutcomeSuperseded
+	}
+	return false
+}
+
 // primaryOrder ranks signals when the incident's own rule is not loaded.
 func signalRank(f *rules.Finding) int { return int(f.Level) }
 
@@ -154,18 +175,13 @@ func incidentFinding(in *Incident, signals []*rules.Finding, info map[string]rul
 		}
 	}
 	level := in.Level
-	switch {
-	case in.Attention:
-	case agentSignal:
-		// An agent's upgrade or repair: worth knowing, not an alert.
-		level = rules.LevelInformational
-	default:
+	if !in.Attention {
+		// A successful install, upgrade (an agent's too) or repair, with
+		// its restart: not a finding.
 		return rules.Finding{}, false
 	}
+	_ = agentSignal
 	rule := in.Rule
-	if agentSignal && !in.Attention {
-		rule = "security_product_uninstall"
-	}
 	var primary *rules.Finding
 	for _, f := range signals {
 		if f.RuleID == rule {
@@ -276,12 +292,19 @@ func subjectOf(f *rules.Finding) string {
 // one computer within groupWindow of each other, and describes the kinds
 // it knows as incidents.
 func groupStandalone(fs []*rules.Finding) []rules.Finding {
-	type groupKey struct{ rule, computer, subject string }
+	type groupKey struct{ what, computer, subject string }
 	last := map[groupKey]int{}
 	var out []rules.Finding
 	slices.SortStableFunc(fs, func(a, b *rules.Finding) int { return a.Time.Compare(b.Time) })
 	for _, f := range fs {
-		k := groupKey{f.RuleID, strings.ToLower(f.Computer), strings.ToLower(subjectOf(f))}
+		// One rule's repeats, or detections of one kind of incident (an
+		// AppX removal refused: appx_removal_failed and its access-denied
+		// twin msi_uninstall_privilege_denied) about one subject.
+		what := f.RuleID
+		if k := detectionKind(f); k != "" {
+			what = k
+		}
+		k := groupKey{what, strings.ToLower(f.Computer), strings.ToLower(subjectOf(f))}
 		if i, ok := last[k]; ok && k.subject != "" && f.Time.Sub(lastEventTime(&out[i])) <= groupWindow {
 			g := &out[i]
 			seen := map[eventKey]bool{}
@@ -292,6 +315,10 @@ func groupStandalone(fs []*rules.Finding) []rules.Finding {
 				if !seen[keyOf(e)] {
 					g.Events = append(g.Events, e)
 				}
+			}
+			if f.Level > g.Level {
+				// The stronger detection names the incident.
+				g.RuleID, g.Title, g.Description, g.Tags = f.RuleID, f.Title, f.Description, f.Tags
 			}
 			g.Level = max(g.Level, f.Level)
 			for j, d := range g.Fields {
@@ -326,20 +353,25 @@ func lastEventTime(f *rules.Finding) time.Time {
 
 // describeDetection gives a standalone detection of a known kind its
 // Incident and Summary.
-func describeDetection(f *rules.Finding) {
+func detectionKind(f *rules.Finding) string {
 	kind := ruleKinds[f.RuleID]
-	if kind == "" {
-		return
-	}
 	if f.RuleID == "msi_uninstall_privilege_denied" && f.Field("PackageFullName") == "" {
 		kind = KindRemoval
+	}
+	return kind
+}
+
+func describeDetection(f *rules.Finding) {
+	kind := detectionKind(f)
+	if kind == "" {
+		return
 	}
 	in := Incident{Kind: kind, Computer: f.Computer, Start: f.Time}
 	in.Product = cmp.Or(f.Field("ProductName"), f.Field("PackageFullName"), f.Field("PackageMoniker"), f.Field("AppName"),
 		f.Field("updateTitle"), f.Field("UpdateTitle"), f.Field("PackageName"), commandProgram(f.Field("CommandLine")))
 	in.Version = cmp.Or(f.Field("ProductVersion"), f.Field("AppVersion"))
 	in.ProductCode = f.Field("ProductCode")
-	code := cmp.Or(f.Field("ErrorCodeHex"), f.Field("ErrorCode"), f.Field("errorCode"), f.Field("ExceptionCode"), f.Field("Status"))
+	code := cmp.Or(f.Field("ErrorCodeHex"), hexCode(f.Field("ErrorCode")), hexCode(f.Field("errorCode")), f.Field("ExceptionCode"), f.Field("Status"))
 	in.Cause = Cause{Code: code, Meaning: cmp.Or(f.Field("ErrorMeaning"), f.Field("ExceptionMeaning"), f.Field("StatusMeaning"))}
 	switch kind {
 	case KindAgentRemoval:
@@ -360,6 +392,15 @@ func describeDetection(f *rules.Finding) {
 	signals = append(signals, f.RuleID)
 	f.Incident = infoOf(&in, signals)
 	f.Summary = in.Summary()
+}
+
+// hexCode writes a decimal HRESULT ("2147942405") as Windows documents it
+// ("0x80070005"); other values stay as they are.
+func hexCode(s string) string {
+	if n, err := strconv.ParseUint(strings.TrimSpace(s), 10, 32); err == nil && n >= 0x80000000 {
+		return fmt.Sprintf("0x%08X", n)
+	}
+	return s
 }
 
 // commandProgram is the program a command line runs ("Sysmon.exe").

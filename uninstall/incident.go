@@ -39,8 +39,7 @@ const (
 // Reasons an operation never ended (Incident.Reason of an unterminated
 // one), as seen on the incident's own computer.
 const (
-	ReasonCrash     = "msiexec crashed"
-	ReasonHang      = "msiexec hung"
+	ReasonCrash     = "crash" // msiexec crashed or hung
 	ReasonPowerLoss = "power loss"
 	ReasonRestart   = "restart"
 	ReasonLogEnds   = "log ends"
@@ -145,6 +144,7 @@ func (in *Incident) judge() {
 		case OutcomeSucceeded:
 			in.Level, in.Rule = rules.LevelInformational, ""
 			if in.Kind == KindAgentRemoval {
+				in.Outcome = OutcomeRemoved
 				in.Level, in.Rule, in.Attention = rules.LevelHigh, "security_product_uninstall", true
 			}
 		case OutcomeRollbackFailed:
@@ -160,14 +160,15 @@ func (in *Incident) judge() {
 			}
 		}
 	case KindUpgrade:
-		in.Level, in.Rule = rules.LevelHigh, "msi_upgrade_old_version_not_removed"
+		// The old version stays: needs action, not urgently.
+		in.Level, in.Rule = rules.LevelMedium, "msi_upgrade_old_version_not_removed"
 		switch in.Outcome {
 		case OutcomeSucceeded:
 			in.Level, in.Rule = rules.LevelInformational, ""
 		case OutcomeRollbackFailed:
 			in.Level, in.Rule = rules.LevelCritical, "msi_rollback_failed"
 		case OutcomeUnterminated:
-			in.Rule = "msi_session_unterminated"
+			in.Level, in.Rule = rules.LevelHigh, "msi_session_unterminated"
 		}
 	case KindInstall, KindRepair, KindPatch:
 		in.Level, in.Rule = rules.LevelMedium, "msi_operation_failed"
@@ -355,12 +356,14 @@ func (b *building) incidentOf(ctx, procs []*record, focus *record) (Incident, bo
 			in.Outcome = OutcomeSucceeded
 		case "3010", "1641":
 			in.Outcome, in.Reason = OutcomeSucceeded, ReasonRestartRequired
-		case "1603", "1602":
-			// Windows Installer rolls a failed operation back; 11712 says
-			// it could not.
-			in.Outcome = OutcomeRolledBack
 		default:
+			// No event says "rolled back": a service the operation stopped
+			// running again is the trace a rollback leaves; 11712 says it
+			// could not restore.
 			in.Outcome = OutcomeFailed
+			if (in.Status == "1603" || in.Status == "1602") && len(restarted) > 0 {
+				in.Outcome = OutcomeRolledBack
+			}
 		}
 	case sentence != nil && sentence.success:
 		in.Outcome = OutcomeSucceeded
@@ -389,13 +392,32 @@ func (b *building) incidentOf(ctx, procs []*record, focus *record) (Incident, bo
 	if in.Outcome == OutcomeUnterminated {
 		in.Reason = b.reason()
 	}
+	if in.Product == "" {
+		// Nothing named the product (a session cut before its outcome):
+		// the application Restart Manager closed for it does.
+		for _, r := range inWindow {
+			if r.kind == kindContext && r.service != "" {
+				in.Product = r.service
+				break
+			}
+		}
+	}
 
 	// Root cause.
 	switch {
 	case upgradeFailed != nil && in.Outcome != OutcomeSucceeded:
 		in.Cause = causeOf(upgradeFailed)
 		if sys := lastNumber(upgradeFailed.sentence); sys != "" && sys != upgradeFailed.errNum {
-			in.Cause.Detail = strings.TrimSpace("System Error " + sys + " " + statusName(sys))
+			// "… System Error 1612.": the root of the failed removal.
+			in.Cause = Cause{Code: sys, Name: statusName(sys), Meaning: "the older version cannot be removed (error 1714)"}
+		}
+	case in.Status != "" && !successStatus(in.Status) && in.Status != "1603" && in.Status != "1602" && !(cause != nil && cause.errNum == "1706" && in.Status == "1706"):
+		// A specific status (1612 source absent, 1605, 1618…) says more than
+		// the generic error sentences before it.
+		name, meaning, _ := strings.Cut(in.StatusMeaning, ": ")
+		in.Cause = Cause{Code: in.Status, Name: name, Meaning: meaning}
+		if cause != nil {
+			in.Cause.Detail = "error " + cause.errNum + " " + cause.errMeaning
 		}
 	case cause != nil && in.Outcome != OutcomeSucceeded:
 		in.Cause = causeOf(cause)
@@ -451,8 +473,6 @@ func (b *building) reason() string {
 		return ReasonLogEnds
 	case r == nil:
 		return ReasonUnknown
-	case r.kind == kindCrash && r.eventID == 1002:
-		return ReasonHang
 	case r.kind == kindCrash:
 		return ReasonCrash
 	case r.kind == kindShutdown:

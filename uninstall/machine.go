@@ -302,7 +302,8 @@ func (m *machine) closeAll(by *record) {
 	for _, b := range open {
 		if by != nil {
 			b.add(by)
-			if b.interruption == nil {
+			// A power loss explains more than the msiexec hang before it.
+			if b.interruption == nil || by.kind == kindShutdown && b.interruption.kind != kindShutdown {
 				b.interruption = by
 			}
 		}

@@ -203,6 +203,11 @@ func classify(r fieldResolver, ev *parser.Event) (record, bool) {
 		}
 	case strings.EqualFold(provider, "Microsoft-Windows-RestartManager") && id >= 10000 && id <= 10010:
 		rec.kind = kindContext
+		if id == 10002 || id == 10010 {
+			// The application Restart Manager shut down: names what the
+			// operation is about when nothing else does.
+			rec.service = get(r, ev, "DisplayName")
+		}
 	case strings.EqualFold(provider, "Microsoft-Windows-Security-Auditing") && id == 4688:
 		name, _ := ev.Data("NewProcessName")
 		if !strings.EqualFold(basename(name), "msiexec.exe") {

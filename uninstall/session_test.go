@@ -185,8 +185,8 @@ func TestOutcomes(t *testing.T) {
 			hang(at(9000), "msiexec.exe"),
 			eventlog(6008, at(432000)),
 			msi(1004, at(445000), "{C3D4E5F6-2222-4071-ACBD-2E3F40516C7D}", "MainFeature", "{X}", `C:\Program Files\Fabrikam\VPN\fabvpn.exe`),
-		}, []Session{{Package: `C:\Installers\FabrikamVPN.msi`, Kind: KindRemoval, Outcome: OutcomeUnterminated, Reason: ReasonHang, End: time.Time{},
-			Cause: Cause{Name: ReasonHang, Detail: "msiexec.exe stopped responding and was closed (Application Hang 1002 at 2026-02-10 10:00:09)"}}}, []int{5}},
+		}, []Session{{Package: `C:\Installers\FabrikamVPN.msi`, Kind: KindRemoval, Outcome: OutcomeUnterminated, Reason: ReasonPowerLoss, End: time.Time{},
+			Cause: Cause{Name: ReasonPowerLoss, Detail: "the previous system shutdown was unexpected (EventLog 6008 logged at 2026-02-10 10:07:12)"}}}, []int{5}},
 		{"an install that never ended, its computer's log ending", []*parser.Event{
 			process(at(0), "0x10", `msiexec.exe /i setup.msi`),
 			start(at(500), `setup.msi`, "16"),
@@ -225,15 +225,15 @@ func TestOutcomes(t *testing.T) {
 			sentence(11725, at(500), "Product: Old Tool -- Removal failed.", contoso, 4),
 			removed(at(501), "Old Tool", "2.0", "1603", contoso),
 			end(at(600), "old.msi", "77"),
-		}, []Session{{Product: "Old Tool", Outcome: OutcomeRolledBack, Status: "1603", Start: at(500), End: at(600)}}, []int{3}},
+		}, []Session{{Product: "Old Tool", Outcome: OutcomeFailed, Status: "1603", Start: at(500), End: at(600)}}, []int{3}},
 		{"upgrade whose embedded removal failed (S2)", []*parser.Event{
 			start(at(0), `C:\ProgramData\Nimbus\Updates\NimbusSync-4.0.1.msi`, "4412"),
 			sentence(11714, at(2900), "Product: Nimbus Sync -- Error 1714. The older version of Nimbus Sync cannot be removed. Contact your technical support group. System Error 1612.", nimbusNew, 2),
 			sentence(11708, at(3200), "Product: Nimbus Sync -- Installation failed.", nimbusNew, 4),
 			installed(at(3201), "Nimbus Sync", "4.0.1", "1603", nimbusNew),
 			end(at(3300), `C:\ProgramData\Nimbus\Updates\NimbusSync-4.0.1.msi`, "4412"),
-		}, []Session{{Product: "Nimbus Sync", Version: "4.0.1", ProductCode: nimbusNew, Kind: KindUpgrade, Outcome: OutcomeRolledBack, Status: "1603",
-			Cause: Cause{Code: "1714", Name: "old version not removed", Detail: "System Error 1612 ERROR_INSTALL_SOURCE_ABSENT"}}}, []int{5}},
+		}, []Session{{Product: "Nimbus Sync", Version: "4.0.1", ProductCode: nimbusNew, Kind: KindUpgrade, Outcome: OutcomeFailed, Status: "1603",
+			Cause: Cause{Code: "1612", Name: "ERROR_INSTALL_SOURCE_ABSENT"}}}, []int{5}},
 		{"cached package missing (S2 manual uninstall)", []*parser.Event{
 			start(at(0), nimbusOld, "5120"),
 			sentence(11706, at(500), "Product: Nimbus Sync -- Error 1706. No valid source could be found for product Nimbus Sync.", nimbusOld, 2),
@@ -241,7 +241,7 @@ func TestOutcomes(t *testing.T) {
 			removed(at(601), "Nimbus Sync", "3.9.1", "1612", nimbusOld),
 			end(at(700), nimbusOld, "5120"),
 		}, []Session{{Product: "Nimbus Sync", Version: "3.9.1", Outcome: OutcomeFailed, Status: "1612",
-			Cause: Cause{Code: "1706", Name: "source or cached package missing", Meaning: "no valid source could be found for the product"}}}, []int{5}},
+			Cause: Cause{Code: "1612", Name: "ERROR_INSTALL_SOURCE_ABSENT", Detail: "error 1706 no valid source could be found for the product"}}}, []int{5}},
 		{"rollback impossible (11712): the root cause stays the custom action's 1722", []*parser.Event{
 			start(at(0), "p.msi", "1"),
 			sentence(11722, at(300), `Product: Contoso Agent -- Error 1722. There is a problem with this Windows Installer package. Action CA_X, location: C:\x\, command: x`, contoso, 2),
@@ -496,7 +496,7 @@ func TestInternalErrorCause(t *testing.T) {
 	}
 	got := track(evs)
 	want := "2503 internal error (often %TEMP% permissions): RunScript called when not marked in progress — The installer has encountered an unexpected error installing this package."
-	if len(got) != 1 || !strings.HasPrefix(got[0].Cause.String(), want) || got[0].Outcome != OutcomeRolledBack {
+	if len(got) != 1 || !strings.HasPrefix(got[0].Cause.String(), want) || got[0].Outcome != OutcomeFailed {
 		t.Fatalf("got %+v\nwant cause starting %q, rolled back", got, want)
 	}
 }
@@ -553,7 +553,7 @@ func TestOneTransactionRemovingTwoProducts(t *testing.T) {
 	if core.Kind != KindUpgrade || core.Outcome != OutcomeSucceeded || core.Cause.Detail != "replaced by Suite 5 5.0" || core.ProductCode != a {
 		t.Errorf("Suite Core 4: %+v", core)
 	}
-	if agent.Outcome != OutcomeRolledBack || agent.Cause.Code != "1921" || agent.Cause.Name != "service error" || agent.ProductCode != b {
+	if agent.Outcome != OutcomeFailed || agent.Cause.Code != "1921" || agent.Cause.Name != "service error" || agent.ProductCode != b {
 		t.Errorf("Suite Agent 4: %+v", agent)
 	}
 	for _, s := range got {

@@ -54,6 +54,12 @@ func (in *Incident) Summary() string {
 			b.WriteString(" (reason unknown: no crash, shutdown or restart logged on this computer)")
 		case ReasonLogEnds:
 			b.WriteString(" (this computer's log ends first)")
+		case ReasonCrash:
+			b.WriteString(" (msiexec crashed or hung)")
+		case ReasonPowerLoss:
+			b.WriteString(" (power loss: the computer went down without shutting down)")
+		case ReasonRestart:
+			b.WriteString(" (the computer restarted)")
 		default:
 			b.WriteString(" (" + in.Reason + ")")
 		}
@@ -70,7 +76,7 @@ func (in *Incident) Summary() string {
 			b.WriteString(" (" + in.Reason + ")")
 		}
 	}
-	if c := strings.TrimRight(in.Cause.String(), ". "); c != "" && (in.Outcome != OutcomeSucceeded && in.Outcome != OutcomeRemoved || in.Kind == KindAgentRemoval) {
+	if c := strings.TrimRight(in.Cause.String(), ". "); c != "" && in.Outcome != OutcomeUnterminated && (in.Outcome != OutcomeSucceeded && in.Outcome != OutcomeRemoved || in.Kind == KindAgentRemoval) {
 		if in.Cause.Code != "" {
 			b.WriteString("; cause: error " + c)
 		} else {
@@ -158,7 +164,7 @@ func (in *Incident) Advice() string {
 	switch in.Outcome {
 	case OutcomeUnterminated:
 		switch in.Reason {
-		case ReasonPowerLoss, ReasonRestart, ReasonCrash, ReasonHang:
+		case ReasonPowerLoss, ReasonRestart, ReasonCrash:
 			return "the operation was cut off: check whether the product is half-installed (Programs and Features), repair or reinstall the same version, then retry"
 		case ReasonLogEnds:
 			return "collect this computer's later logs to see how it ended"
