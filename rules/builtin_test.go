@@ -700,14 +700,16 @@ func TestRuleAppxRemovalFailed(t *testing.T) {
 				"ErrorMeaning": "ERROR_FILE_NOT_FOUND: a file was not found"}},
 		{name: "404 deployment failed", rule: rule, want: 1, events: []*parser.Event{appxEvent(404, "10:00:00", "0x80070005")}},
 		{name: "424 framework still depended on", rule: rule, want: 1, events: []*parser.Event{appxEvent(424, "10:00:00", "")}},
-		{name: "627 not installed for this user is low", rule: rule, want: 1, level: "low",
-			events: []*parser.Event{synth("Microsoft-Windows-AppXDeployment-Server", 627, "20:47:06", atLevel(3),
-				namedData("PackageMoniker", "Microsoft.YourPhone_1.21121.256.0_neutral_~_8wekyb3d8bbwe"))},
-			fields: map[string]string{"PackageMoniker": "Microsoft.YourPhone_1.21121.256.0_neutral_~_8wekyb3d8bbwe"}},
+		{name: "near-miss: 627, a verbose step of a removal that succeeds", rule: rule, want: 0,
+			events: []*parser.Event{synth("Microsoft-Windows-AppXDeployment-Server", 627, "20:47:06", atLevel(5),
+				namedData("PackageMoniker", "Microsoft.YourPhone_1.21121.256.0_neutral_~_8wekyb3d8bbwe"))}},
 		{name: "near-miss: Store update failing under Windows Update", rule: rule, want: 0,
 			events: []*parser.Event{synth("Microsoft-Windows-AppXDeployment-Server", 401, "04:05:42", atLevel(2), namedData(
 				"DeploymentOperation", "4", "PackageFullName", "Microsoft.BingWeather_4.7.20002.0_neutral_~_8wekyb3d8bbwe",
 				"ErrorCode", "0x80004004", "CallingProcess", "svchost.exe,wuauserv"))}},
+		{name: "near-miss: 419 (Windows 11) app running: blocked, not a removal failure", rule: rule, want: 0,
+			events: []*parser.Event{synth("Microsoft-Windows-AppXDeployment-Server", 419, "09:02:11", atLevel(3),
+				namedData("filename", "MSTeams_8wekyb3d8bbwe!MSTeams", "Error", "0x80073D02"))}},
 		{name: "near-miss: 400 finished successfully", rule: rule, want: 0,
 			events: []*parser.Event{synth("Microsoft-Windows-AppXDeployment-Server", 400, "10:00:00", namedData("PackageFullName", "x"))}},
 		{name: "near-miss: 603 started", rule: rule, want: 0,
@@ -991,11 +993,10 @@ func TestBuiltinScenarioFixtures(t *testing.T) {
 				}
 				t.Errorf("must find %s: no finding (%d events read from %d files)", id, len(events), len(files))
 			}
-			for _, id := range sc.Expect.MustNotFind {
-				if fs := found[id]; len(fs) > 0 {
-					t.Errorf("must not find %s: got %d%s", id, len(fs), describeFindings(fs))
-				}
-			}
+			// must_not_find is about the analysis' findings, after the
+			// uninstall domain folded the signals into incidents (a restart
+			// belongs to a successful install, an agent's 1034 to its
+			// upgrade): analysis.TestPrecisionScenarios checks it.
 		})
 	}
 }

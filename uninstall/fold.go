@@ -155,9 +155,9 @@ func commandIncident(f *rules.Finding, incidents []Incident) int {
 func contradicts(in *Incident, rule string) bool {
 	switch rule {
 	case "msi_rollback_inferred", "msi_rollback_service_restored":
-		return in.Outcome == OutcomeRollbackFailed
+		return in.Outcome != OutcomeRolledBack
 	case "msi_session_unterminated":
-		return in.Outcome != OutcomeUnterminated && in.Outcome != OutcomeSuperseded
+		return !in.End.IsZero() // its 1042 was found (logged by the other msiexec process)
 	}
 	return false
 }
@@ -295,6 +295,7 @@ func groupStandalone(fs []*rules.Finding) []rules.Finding {
 	type groupKey struct{ what, computer, subject string }
 	last := map[groupKey]int{}
 	var out []rules.Finding
+	var signals [][]string
 	slices.SortStableFunc(fs, func(a, b *rules.Finding) int { return a.Time.Compare(b.Time) })
 	for _, f := range fs {
 		// One rule's repeats, or detections of one kind of incident (an
@@ -328,15 +329,17 @@ func groupStandalone(fs []*rules.Finding) []rules.Finding {
 					}
 				}
 			}
-			describeDetection(g)
+			signals[i] = append(signals[i], f.RuleID)
+			describeDetection(g, signals[i])
 			continue
 		}
 		g := *f
 		g.Events = slices.Clone(f.Events)
 		g.Fields = slices.Clone(f.Fields)
-		describeDetection(&g)
+		describeDetection(&g, []string{g.RuleID})
 		last[k] = len(out)
 		out = append(out, g)
+		signals = append(signals, []string{g.RuleID})
 	}
 	return out
 }
@@ -361,13 +364,13 @@ func detectionKind(f *rules.Finding) string {
 	return kind
 }
 
-func describeDetection(f *rules.Finding) {
+func describeDetection(f *rules.Finding, ruleIDs []string) {
 	kind := detectionKind(f)
 	if kind == "" {
 		return
 	}
 	in := Incident{Kind: kind, Computer: f.Computer, Start: f.Time}
-	in.Product = cmp.Or(f.Field("ProductName"), f.Field("PackageFullName"), f.Field("PackageMoniker"), f.Field("AppName"),
+	in.Product = cmp.Or(f.Field("ProductName"), f.Field("PackageFullName"), f.Field("PackageMoniker"), uninstallerProduct(f.Field("AppPath")), f.Field("AppName"),
 		f.Field("updateTitle"), f.Field("UpdateTitle"), f.Field("PackageName"), commandProgram(f.Field("CommandLine")))
 	in.Version = cmp.Or(f.Field("ProductVersion"), f.Field("AppVersion"))
 	in.ProductCode = f.Field("ProductCode")
@@ -388,10 +391,32 @@ func describeDetection(f *rules.Finding) {
 	default:
 		in.Outcome = OutcomeFailed
 	}
-	var signals []string
-	signals = append(signals, f.RuleID)
+	signals := []string{f.RuleID}
+	for _, id := range ruleIDs {
+		if !slices.Contains(signals, id) {
+			signals = append(signals, id)
+		}
+	}
 	f.Incident = infoOf(&in, signals)
 	f.Summary = in.Summary()
+}
+
+// uninstallerProduct names the product an uninstaller belongs to: the
+// folder it runs from (C:\Program Files (x86)\Acme Notes\unins000.exe),
+// unless that is a Temp or system folder.
+func uninstallerProduct(path string) string {
+	dir := path
+	if i := strings.LastIndexAny(dir, `\/`); i >= 0 {
+		dir = dir[:i]
+	} else {
+		return ""
+	}
+	name := basename(dir)
+	low := strings.ToLower(path)
+	if name == "" || strings.Contains(low, `\temp\`) || strings.Contains(low, `\windows\`) || strings.HasPrefix(name, "~") {
+		return ""
+	}
+	return name
 }
 
 // hexCode writes a decimal HRESULT ("2147942405") as Windows documents it

@@ -77,6 +77,9 @@ type Incident struct {
 	// Signals lists the rule ids of the findings folded into it (set by
 	// Fold).
 	Signals []string
+	// FixedBy is when the same product was installed fine later on the
+	// same computer (zero if not): a failed install that was fixed.
+	FixedBy time.Time
 	// Services names the services the evidence ties to the product.
 	Services []string
 	Events   []rules.EventRef
@@ -309,6 +312,12 @@ func (b *building) incidentOf(ctx, procs []*record, focus *record) (Incident, bo
 	if proc != nil && removeCommand.MatchString(proc.commandLine) && in.Kind == KindInstall && install == nil {
 		in.Kind = KindRemoval
 	}
+	if in.Kind == KindInstall && source == nil && b.end == nil && stoppedOwnService(ctx, b, in.Package) {
+		// No command line, no outcome: the operation stopped the product's
+		// own service (named like its package or the application Restart
+		// Manager closed) and never started it again — a removal.
+		in.Kind = KindRemoval
+	}
 
 	if source != nil {
 		in.Product, in.Version, in.ProductCode = source.product, source.version, source.productCode
@@ -462,6 +471,34 @@ func (b *building) incidentOf(ctx, procs []*record, focus *record) (Incident, bo
 	}
 	in.judge()
 	return in, true
+}
+
+// stoppedOwnService reports whether, inside b's window, a service named
+// like the package or like an application Restart Manager closed for it
+// was stopped and not started again.
+func stoppedOwnService(ctx []*record, b *building, pkg string) bool {
+	names := []string{strings.TrimSuffix(basename(pkg), ".msi")}
+	from := b.first()
+	stopped := map[string]bool{}
+	for _, r := range ctx {
+		if r.time.Before(from) {
+			continue
+		}
+		if r.kind == kindContext && r.service != "" {
+			names = append(names, r.service)
+		}
+		if r.kind == kindScmState && r.service != "" {
+			stopped[r.service] = r.state == "stopped"
+		}
+	}
+	for svc, s := range stopped {
+		for _, n := range names {
+			if s && sharesWord(svc, n) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // reason says why a building never ended, from what its own computer

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/evtxscan/evtxscan/rules"
 )
 
 // orphanWindow is how far apart the sentences and the outcome of a session
@@ -85,6 +87,7 @@ type removedService struct {
 	product, version, productCode string
 	removedAt                     time.Time
 	failure                       *Incident
+	evidence                      []rules.EventRef // 7045 of its install
 	// partial: the removal did not succeed (never ended, rollback
 	// failed): later failures are more evidence of that incident, the
 	// one at index incident of machine.out.
@@ -112,6 +115,9 @@ type machine struct {
 	// display name and key.
 	productServices map[string][]string
 	removed         map[string]*removedService
+	// installEvidence is the 7045 that installed a service, by lower-case
+	// name: the link between the service and its product.
+	installEvidence map[string]rules.EventRef
 
 	prune      bool // drop context no session can use any more (ordered input)
 	prunedSize int  // len(context)+len(procs) after the last prune
@@ -371,6 +377,12 @@ func (m *machine) learnServices(b *building, idx int) {
 		return
 	}
 	for _, s := range b.services {
+		if m.installEvidence == nil {
+			m.installEvidence = map[string]rules.EventRef{}
+		}
+		if len(m.installEvidence) < maxRemovedServices {
+			m.installEvidence[strings.ToLower(s.service)] = s.ref
+		}
 		if m.productServices == nil {
 			m.productServices = map[string][]string{}
 		}
@@ -409,8 +421,12 @@ func (m *machine) learnServices(b *building, idx int) {
 		if len(m.removed) >= maxRemovedServices {
 			break
 		}
-		m.removed[strings.ToLower(s)] = &removedService{product: name, version: in.Version, productCode: in.ProductCode, removedAt: in.Start,
+		rs := &removedService{product: name, version: in.Version, productCode: in.ProductCode, removedAt: in.Start,
 			partial: partial, incident: idx}
+		if ev, ok := m.installEvidence[strings.ToLower(s)]; ok {
+			rs.evidence = append(rs.evidence, ev)
+		}
+		m.removed[strings.ToLower(s)] = rs
 	}
 }
 
@@ -443,8 +459,11 @@ func (m *machine) serviceFailed(r *record) {
 	if rs.failure == nil {
 		rs.failure = &Incident{Kind: KindServiceFailure, Product: rs.product, Version: rs.version, ProductCode: rs.productCode,
 			Computer: r.computer, Start: r.time, End: r.time, Outcome: OutcomeFailed, Services: []string{r.service},
-			Signals: []string{ruleServiceFailure},
-			Cause:   Cause{Code: "", Name: "service of a removed product", Detail: r.service + " is still configured and failed to start or run"}}
+			Signals: []string{ruleServiceFailure}, Events: slices.Clone(rs.evidence),
+			Cause: Cause{Code: r.state, Name: "service of a removed product", Detail: r.service + " is still configured and failed to start or run"}}
+		if r.state == "2" || r.state == "3" {
+			rs.failure.Cause.Meaning = "its program file is gone"
+		}
 		rs.failure.judge()
 	}
 	if len(rs.failure.Events) < maxServiceEvents {

@@ -172,6 +172,7 @@ func classify(r fieldResolver, ev *parser.Event) (record, bool) {
 			rec.kind = kindScmError
 			rec.service = clip(serviceName(ev))
 			rec.svcKey = clip(get(r, ev, "ServiceKey"))
+			rec.state = clip(get(r, ev, "ErrorCode")) // the Win32 error, e.g. 2 (file not found)
 		case 7045:
 			rec.kind = kindScmInstall
 			name, _ := ev.Data("ServiceName")

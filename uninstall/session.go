@@ -273,7 +273,39 @@ func (t *Tracker) Incidents() []Incident {
 	slices.SortStableFunc(out, func(a, b Incident) int {
 		return cmp.Or(a.Start.Compare(b.Start), cmp.Compare(a.Computer, b.Computer), cmp.Compare(a.Product, b.Product), cmp.Compare(a.Kind, b.Kind))
 	})
+	settle(out)
 	return out
+}
+
+// settle lowers installs, repairs and patches that failed or never ended
+// when the same product was installed fine later on the same computer
+// (the prerequisite was fixed, the retry worked): they need no action.
+// in is sorted by Start.
+func settle(in []Incident) {
+	for i := range in {
+		a := &in[i]
+		if a.Kind != KindInstall && a.Kind != KindRepair && a.Kind != KindPatch || !a.Attention {
+			continue
+		}
+		for j := i + 1; j < len(in); j++ {
+			b := &in[j]
+			if b.Outcome != OutcomeSucceeded || !strings.EqualFold(a.Computer, b.Computer) ||
+				b.Kind != KindInstall && b.Kind != KindUpgrade && b.Kind != KindRepair {
+				continue
+			}
+			same := a.ProductCode != "" && strings.EqualFold(a.ProductCode, b.ProductCode) ||
+				a.Product != "" && strings.EqualFold(a.Product, b.Product)
+			if !same {
+				continue
+			}
+			if a.Outcome == OutcomeUnterminated {
+				a.Outcome = OutcomeSuperseded
+			}
+			a.Level = min(a.Level, rules.LevelLow)
+			a.FixedBy = b.Start
+			break
+		}
+	}
 }
 
 // compareRecords orders by time; ties keep the log's order.

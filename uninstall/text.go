@@ -83,7 +83,10 @@ func (in *Incident) Summary() string {
 			b.WriteString("; cause: " + c)
 		}
 	}
-	if a := in.Advice(); a != "" {
+	if !in.FixedBy.IsZero() {
+		b.WriteString("; installed successfully later (" + in.FixedBy.UTC().Format("2006-01-02 15:04:05") + " UTC)")
+	}
+	if a := in.Advice(); a != "" && in.FixedBy.IsZero() {
 		b.WriteString(". Next: " + a)
 	}
 	return strings.TrimSuffix(b.String(), ".") + "."
