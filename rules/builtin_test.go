@@ -1122,7 +1122,7 @@ func TestBuiltinOnRealLogs(t *testing.T) {
 		},
 		{
 			// Store updates failing under wuauserv (401/404 Stage, E_ABORT) are not
-			// removals; what remains is one 425 and two 627, all low.
+			// removals; what remains is one 425, low (627 is a verbose step of a removal that succeeds).
 			file:     "AndrewRathbun+DFIRArtifactMuseum/Windows/EventLogs/Win10/RathbunVM/RathbunVM_W10EventLogs_7z/Microsoft-Windows-AppXDeploymentServer%4Operational.evtx",
 			want:     map[string]int{"appx_removal_failed": 1},
 			dontWant: []string{"msi_uninstall_privilege_denied"},
