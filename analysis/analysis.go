@@ -68,11 +68,15 @@ type Result struct {
 	Events     int // events in the timeline (after filter and dedup)
 	Read       int // events read
 	Duplicates int // dropped by dedup
-	Findings   []rules.Finding
-	Sessions   []uninstall.Session
-	Started    time.Time
-	Elapsed    time.Duration
-	Bytes      int64 // size of the input files
+	// Findings are the incidents that need attention (one finding each,
+	// see uninstall.Fold) and the detections that belong to no incident.
+	Findings []rules.Finding
+	// Incidents are every operation the logs tell of (installs, removals,
+	// upgrades…), needing attention or not.
+	Incidents []uninstall.Incident
+	Started   time.Time
+	Elapsed   time.Duration
+	Bytes     int64 // size of the input files
 }
 
 // Unreadable returns the files that could not be read at all.
@@ -116,7 +120,9 @@ func Run(ctx context.Context, src Source, cfg Config) (*Result, error) {
 		// Events reach the engine in time order (after the sorter), so
 		// correlation windows are decided as they close and memory holds
 		// only the open ones.
-		engine, err = cfg.Rules.NewEngine(rules.WithMinLevel(cfg.MinLevel), rules.WithReorderWindow(0))
+		// Every level: a low signal may belong to an incident that needs
+		// attention; MinLevel applies to the folded findings.
+		engine, err = cfg.Rules.NewEngine(rules.WithMinLevel(rules.LevelInformational), rules.WithReorderWindow(0))
 		if err != nil {
 			return nil, err
 		}
@@ -166,15 +172,13 @@ func Run(ctx context.Context, src Source, cfg Config) (*Result, error) {
 	// uninstall sessions and write the timeline.
 	prog.Phase.Store("analysing")
 	// Events reach the tracker in time order (after the sorter), so it can
-	// close sessions as they end and keep only the open ones.
-	trackerOpts := []uninstall.Option{uninstall.Ordered()}
-	if cfg.Rules != nil {
-		trackerOpts = append(trackerOpts, uninstall.WithRuleset(cfg.Rules))
-	}
-	tracker := uninstall.NewTracker(trackerOpts...)
+	// close sessions as they end and keep only the open ones. It reads
+	// events through the built-in field maps whatever rules are loaded, so
+	// incidents never depend on the user's rules.
+	tracker := uninstall.NewTracker(uninstall.Ordered())
+	var signals []rules.Finding
 	emit := func(f rules.Finding) {
-		res.Findings = append(res.Findings, f)
-		prog.Findings.Add(1)
+		signals = append(signals, f)
 	}
 	dd := newDeduper()
 	for ev, err := range srt.sorted() {
@@ -202,8 +206,18 @@ func Run(ctx context.Context, src Source, cfg Config) (*Result, error) {
 	if engine != nil {
 		engine.Flush(emit)
 	}
+	// Signals → incidents → findings: one finding per incident that needs
+	// attention, detections of no incident standalone.
+	res.Incidents = tracker.Incidents()
+	if cfg.Rules != nil {
+		for _, f := range uninstall.Fold(signals, res.Incidents, cfg.Rules.Rules()) {
+			if f.Level >= cfg.MinLevel {
+				res.Findings = append(res.Findings, f)
+			}
+		}
+	}
+	prog.Findings.Store(int64(len(res.Findings)))
 	sortFindings(res.Findings)
-	res.Sessions = tracker.Sessions()
 	res.Elapsed = time.Since(res.Started)
 
 	if ctx.Err() != nil {
@@ -222,7 +236,7 @@ func Run(ctx context.Context, src Source, cfg Config) (*Result, error) {
 			}
 		}
 		err := rw.Close(report.Summary{
-			Files: res.Files, Findings: res.Findings, Sessions: res.Sessions,
+			Files: res.Files, Findings: res.Findings, Incidents: res.Incidents,
 			Started: res.Started, Elapsed: time.Since(res.Started),
 			Duplicates: res.Duplicates, Rules: nrules, Tool: cfg.Tool,
 		})

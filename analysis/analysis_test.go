@@ -88,8 +88,8 @@ func TestRunOrdersDedupsAndDetects(t *testing.T) {
 	if n != 1 {
 		t.Errorf("msi_uninstall_failed_status fired %d times, want once after dedup; findings %+v", n, res.Findings)
 	}
-	if len(res.Sessions) != 1 {
-		t.Errorf("sessions = %d, want 1", len(res.Sessions))
+	if len(res.Incidents) != 1 {
+		t.Errorf("incidents = %d, want 1: %+v", len(res.Incidents), res.Incidents)
 	}
 }
 

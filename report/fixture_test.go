@@ -8,6 +8,7 @@ import (
 
 	"github.com/evtxscan/evtxscan/parser"
 	"github.com/evtxscan/evtxscan/rules"
+	"github.com/evtxscan/evtxscan/uninstall"
 )
 
 // hostileStrings are event texts an attacker controls, as the hostile
@@ -112,7 +113,7 @@ func fixtureSessions() []uninstallSession {
 	return []uninstallSession{
 		{Product: "Contoso Agent", Version: "4.2.0", ProductCode: "{0D1C2B3A-0000-1111-2222-333344445555}", Computer: "WS01.corp.example",
 			User: "S-1-5-21-1-2-3-500", Start: fixtureBase, End: fixtureBase.Add(95 * time.Second), Outcome: "rolled back",
-			Status: "1603", StatusMeaning: "fatal error during installation", Cause: "Error 1722: custom action CA_UnregisterDriver failed",
+			Status: "1603", StatusMeaning: "fatal error during installation", Kind: "removal", Cause: uninstall.Cause{Code: "1722", Name: "custom action failed", Detail: "custom action CA_UnregisterDriver"},
 			Events: []rules.EventRef{{File: `C:\logs\Application.evtx`, RecordID: 1000, EventID: 1040, Provider: "MsiInstaller", Channel: "Application", Time: fixtureBase}}},
 		{Product: "Contoso Agent", Version: "4.2.0", Computer: "WS02.corp.example", Start: fixtureBase.Add(time.Hour), Outcome: "unterminated"},
 		{Product: hostileStrings[0], Computer: hostileStrings[3], Start: fixtureBase.Add(2 * time.Hour), End: fixtureBase.Add(2*time.Hour + time.Second), Outcome: "succeeded", Status: "0"},
@@ -130,7 +131,7 @@ func fixtureStats() []parser.Stats {
 
 func fixtureSummary(events int) Summary {
 	return Summary{
-		Files: fixtureStats(), Findings: fixtureFindings(events), Sessions: fixtureSessions(),
+		Files: fixtureStats(), Findings: fixtureFindings(events), Incidents: fixtureSessions(),
 		Started: fixtureBase.Add(48 * time.Hour), Elapsed: 1234 * time.Millisecond, Duplicates: 5, Rules: 17, Tool: "evtxscan v0.0.0-test",
 	}
 }

@@ -260,5 +260,31 @@ func appendFindingJSON(b []byte, f *rules.Finding) []byte {
 		evs = in.end()
 	}
 	o.raw("events", append(evs, ']'))
+	if f.Summary != "" {
+		o.str("summary", f.Summary)
+	}
+	if in := f.Incident; in != nil {
+		in2 := objectWriter{}
+		in2.begin(nil)
+		in2.str("kind", in.Kind)
+		in2.str("outcome", in.Outcome)
+		in2.str("reason", in.Reason)
+		in2.str("product", in.Product)
+		in2.str("version", in.Version)
+		in2.str("product_code", in.ProductCode)
+		in2.str("cause_code", in.CauseCode)
+		in2.str("cause_name", in.CauseName)
+		in2.str("cause_meaning", in.CauseMeaning)
+		in2.str("advice", in.Advice)
+		sig := []byte{'['}
+		for i, s := range in.Signals {
+			if i > 0 {
+				sig = append(sig, ',')
+			}
+			sig = appendJSONString(sig, s)
+		}
+		in2.raw("signals", append(sig, ']'))
+		o.raw("incident", in2.end())
+	}
 	return o.end()
 }

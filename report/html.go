@@ -378,6 +378,7 @@ type htmlFindingGroup struct {
 
 type htmlFinding struct {
 	Time, Level, Rule, Title, Description, Computer, Headline string
+	Summary                                                   string
 	Fields                                                    []htmlField
 	Events                                                    []htmlRef
 	Tags                                                      string
@@ -402,6 +403,7 @@ type htmlProduct struct {
 type htmlSession struct {
 	Start, End, Duration, Computer, User, Outcome, OutcomeClass string
 	Version, ProductCode, Package, Status, StatusMeaning, Cause string
+	Kind, Reason, Summary, Signals                              string
 	Events                                                      []htmlRef
 }
 
@@ -461,7 +463,7 @@ func (h *htmlWriter) page(v *view) *htmlPage {
 			Note: fmt.Sprintf("%d critical · %d high · %d medium · %d low · %d info", v.findingsByLevel[rules.LevelCritical], v.findingsByLevel[rules.LevelHigh],
 				v.findingsByLevel[rules.LevelMedium], v.findingsByLevel[rules.LevelLow], v.findingsByLevel[rules.LevelInformational])},
 		{Label: "Critical + high", Value: strconv.Itoa(urgent), Class: cls(urgent > 0, "bad")},
-		{Label: "Uninstall sessions", Value: strconv.Itoa(len(v.sessions)), Class: cls(sessionsBad > 0, "warn"),
+		{Label: "Operations", Value: strconv.Itoa(len(v.sessions)), Class: cls(sessionsBad > 0, "warn"),
 			Note: fmt.Sprintf("%d did not simply succeed", sessionsBad)},
 		{Label: "Events", Value: strconv.Itoa(v.events), Note: shortTime(v.first, v.loc) + " → " + shortTime(v.last, v.loc)},
 		{Label: "Input files", Value: strconv.Itoa(len(s.Files)), Class: cls(v.unreadable > 0, "bad"),
@@ -529,7 +531,7 @@ func (h *htmlWriter) page(v *view) *htmlPage {
 			p.FindingsShown++
 			c := layoutFinding(f)
 			hf := htmlFinding{Time: shortTime(f.Time, v.loc), Level: f.Level.String(), Rule: t(f.RuleID), Title: t(f.Title),
-				Description: t(f.Description), Computer: t(f.Computer), Tags: t(strings.Join(f.Tags, ", "))}
+				Description: t(f.Description), Computer: t(f.Computer), Tags: t(strings.Join(f.Tags, ", ")), Summary: t(f.Summary)}
 			var head []string
 			for _, s := range []string{c.Product, c.Version, c.Status, c.Meaning} {
 				if s != "" {
@@ -574,7 +576,8 @@ func (h *htmlWriter) page(v *view) *htmlPage {
 		hp.Sessions = append(hp.Sessions, htmlSession{
 			Start: shortTime(se.Start, v.loc), End: end, Duration: sessionDuration(se), Computer: t(se.Computer), User: t(se.User),
 			Outcome: t(se.Outcome), OutcomeClass: outcomeClass(se.Outcome), Version: t(se.Version), ProductCode: t(se.ProductCode),
-			Package: t(se.Package), Status: t(se.Status), StatusMeaning: t(se.StatusMeaning), Cause: t(se.Cause),
+			Package: t(se.Package), Status: t(se.Status), StatusMeaning: t(se.StatusMeaning), Cause: t(se.Cause.String()),
+			Kind: t(se.Kind), Reason: t(se.Reason), Summary: t(se.Summary()), Signals: t(strings.Join(se.Signals, ", ")),
 			Events: h.refs(se.Events, v.loc),
 		})
 	}
@@ -621,7 +624,9 @@ func outcomeClass(o string) string {
 		return "rolledback"
 	case uninstall.OutcomeUnterminated:
 		return "unterminated"
-	case uninstall.OutcomeRebootRequired:
+	case uninstall.OutcomeRollbackFailed, uninstall.OutcomeCrashed:
+		return "failed"
+	case uninstall.OutcomeSuperseded:
 		return "reboot"
 	case uninstall.OutcomeSucceeded:
 		return "succeeded"

@@ -76,14 +76,14 @@ type Options struct {
 
 // Summary is everything a report shows besides the timeline.
 type Summary struct {
-	Files      []parser.Stats      // per input file accounting (Err set = unreadable)
-	Findings   []rules.Finding     // all findings, any order
-	Sessions   []uninstall.Session // uninstall sessions
-	Started    time.Time           // when the run started
-	Elapsed    time.Duration       // how long it took
-	Duplicates int                 // records dropped by --dedup
-	Rules      int                 // rules loaded
-	Tool       string              // "evtxscan vX"
+	Files      []parser.Stats       // per input file accounting (Err set = unreadable)
+	Findings   []rules.Finding      // all findings, any order
+	Incidents  []uninstall.Incident // every operation (install, removal, upgrade…)
+	Started    time.Time            // when the run started
+	Elapsed    time.Duration        // how long it took
+	Duplicates int                  // records dropped by --dedup
+	Rules      int                  // rules loaded
+	Tool       string               // "evtxscan vX"
 }
 
 // A Writer writes the reports of one run. Call AddEvent for every event in
@@ -238,7 +238,10 @@ func (w *Writer) setErr(err error) {
 // findings.jsonl has one object per finding: rule_id, title, level,
 // description, time (RFC 3339 UTC), computer, fields (an object in the rule's
 // display order), tags, and events (each file, record_id, event_id,
-// provider, channel, time).
+// provider, channel, time); findings that are incidents add summary (one
+// line: what happened, the root cause, what to do next) and incident (kind,
+// outcome, reason, product, version, product_code, cause_code, cause_name,
+// cause_meaning, advice, signals).
 func (w *Writer) Close(s Summary) error {
 	if w.closed {
 		return errors.New("report: Close called twice")

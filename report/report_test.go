@@ -41,7 +41,7 @@ func TestXLSXReadBack(t *testing.T) {
 	}{
 		{"Timeline", append([]string{"Time (Europe/Berlin)"}, timelineHeader[1:]...), n},
 		{"Findings", append([]string{"Time (Europe/Berlin)"}, findingsHeader[1:]...), len(s.Findings)},
-		{"Uninstalls", append([]string{"Start (Europe/Berlin)", "End (Europe/Berlin)"}, uninstallsHeader[2:]...), len(s.Sessions)},
+		{"Uninstalls", append([]string{"Start (Europe/Berlin)", "End (Europe/Berlin)"}, uninstallsHeader[2:]...), len(s.Incidents)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.sheet, func(t *testing.T) {

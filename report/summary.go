@@ -65,10 +65,11 @@ type outcomeCount struct {
 }
 
 // outcomeOrder is the order outcomes are listed in, worst first.
-var outcomeOrder = []string{uninstall.OutcomeFailed, uninstall.OutcomeRolledBack, uninstall.OutcomeUnterminated, uninstall.OutcomeRebootRequired, uninstall.OutcomeSucceeded}
+var outcomeOrder = []string{uninstall.OutcomeRollbackFailed, uninstall.OutcomeFailed, uninstall.OutcomeRolledBack, uninstall.OutcomeUnterminated,
+	uninstall.OutcomeCrashed, uninstall.OutcomeSuperseded, uninstall.OutcomeRemoved, uninstall.OutcomeSucceeded}
 
-// uninstallSession is the session type of package uninstall.
-type uninstallSession = uninstall.Session
+// uninstallSession is the incident type of package uninstall.
+type uninstallSession = uninstall.Incident
 
 func (w *Writer) view(s *Summary) *view {
 	v := &view{
@@ -82,7 +83,7 @@ func (w *Writer) view(s *Summary) *view {
 	slices.SortStableFunc(v.findings, func(a, b rules.Finding) int {
 		return cmp.Or(a.Time.Compare(b.Time), cmp.Compare(a.RuleID, b.RuleID), cmp.Compare(a.Computer, b.Computer))
 	})
-	v.sessions = slices.Clone(s.Sessions)
+	v.sessions = slices.Clone(s.Incidents)
 	slices.SortStableFunc(v.sessions, func(a, b uninstallSession) int {
 		return cmp.Or(a.Start.Compare(b.Start), cmp.Compare(a.Product, b.Product), cmp.Compare(a.Computer, b.Computer))
 	})
@@ -203,6 +204,19 @@ type findingRow struct {
 
 func layoutFinding(f *rules.Finding) findingRow {
 	var r findingRow
+	if in := f.Incident; in != nil {
+		// An incident says what it is about: no guessing from field names.
+		r.Product, r.Version, r.Status, r.Meaning = in.Product, in.Version, in.CauseCode, strings.TrimPrefix(in.CauseName+": "+in.CauseMeaning, ": ")
+		r.User = f.Field("User")
+		r.Details = f.Summary
+		if n := len(f.Events); n > 1 {
+			r.Details += " (" + itoa(n) + " events)"
+		}
+		if len(f.Events) > 0 {
+			r.File, r.RecordID = f.Events[0].File, f.Events[0].RecordID
+		}
+		return r
+	}
 	used := map[int]bool{}
 	pick := func(names []string) string {
 		for _, n := range names {

@@ -31,8 +31,8 @@ var timelineWidths = []float64{34, 18, 14, 34, 9, 12, 110, 11, 50}
 var findingsHeader = []string{"Time", "Level", "Rule", "Title", "Computer", "Product", "Version", "Status", "Status meaning", "User", "Message or details", "Events", "File", "Record ID"}
 var findingsWidths = []float64{34, 12, 30, 40, 18, 30, 14, 10, 30, 18, 60, 8, 50, 11}
 
-var uninstallsHeader = []string{"Start", "End", "Duration", "Product", "Version", "Product code", "Package", "Computer", "User", "Outcome", "Status", "Status meaning", "Cause", "Events", "File", "Record ID"}
-var uninstallsWidths = []float64{34, 34, 14, 30, 14, 40, 30, 18, 18, 16, 10, 30, 60, 8, 50, 11}
+var uninstallsHeader = []string{"Start", "End", "Duration", "Kind", "Product", "Version", "Product code", "Package", "Computer", "User", "Outcome", "Reason", "Status", "Status meaning", "Cause", "Summary", "Signals", "Events", "File", "Record ID"}
+var uninstallsWidths = []float64{34, 34, 14, 14, 30, 14, 40, 30, 18, 18, 16, 16, 10, 30, 60, 80, 40, 8, 50, 11}
 
 // An xlsxWriter streams the Timeline sheets while events arrive and writes
 // the small sheets at close.
@@ -131,11 +131,13 @@ func (x *xlsxWriter) makeStyles() error {
 		rules.LevelCritical:      style(&excelize.Style{Font: &excelize.Font{Bold: true, Color: "7A0010"}, Fill: fill("F8C9CE")}),
 	}
 	x.styles.outcome = map[string]int{
-		"failed":          style(&excelize.Style{Font: &excelize.Font{Color: "7A0010"}, Fill: fill("F8C9CE")}),
-		"rolled back":     style(&excelize.Style{Font: &excelize.Font{Color: "7A3300"}, Fill: fill("FDDDC2")}),
-		"unterminated":    style(&excelize.Style{Fill: fill("FFF3CC")}),
-		"reboot required": style(&excelize.Style{Fill: fill("E3EEFB")}),
-		"succeeded":       style(&excelize.Style{Fill: fill("E2F2E4")}),
+		"failed":                style(&excelize.Style{Font: &excelize.Font{Color: "7A0010"}, Fill: fill("F8C9CE")}),
+		"rolled back":           style(&excelize.Style{Font: &excelize.Font{Color: "7A3300"}, Fill: fill("FDDDC2")}),
+		"unterminated":          style(&excelize.Style{Fill: fill("FFF3CC")}),
+		"rollback failed":       style(&excelize.Style{Font: &excelize.Font{Bold: true, Color: "7A0010"}, Fill: fill("F8C9CE")}),
+		"crashed":               style(&excelize.Style{Font: &excelize.Font{Color: "7A0010"}, Fill: fill("F8C9CE")}),
+		"superseded by upgrade": style(&excelize.Style{Fill: fill("E3EEFB")}),
+		"succeeded":             style(&excelize.Style{Fill: fill("E2F2E4")}),
 	}
 	return err
 }
@@ -484,7 +486,7 @@ func (x *xlsxWriter) writeSummary(v *view) error {
 	}
 
 	r.blank()
-	r.put(x.styles.header, "Uninstall attempts: product", "Computer", "Attempts", "Last outcome", "Outcomes")
+	r.put(x.styles.header, "Operations: product", "Computer", "Operations", "Last outcome", "Outcomes")
 	for _, a := range v.attempts {
 		var parts []string
 		for _, o := range a.Outcomes {
@@ -493,7 +495,7 @@ func (x *xlsxWriter) writeSummary(v *view) error {
 		r.put(x.styles.outcome[a.LastOutcome], a.Product, a.Computer, a.Attempts, a.LastOutcome, strings.Join(parts, ", "))
 	}
 	if len(v.attempts) == 0 {
-		r.put(0, "no uninstall sessions")
+		r.put(0, "no installs, removals or upgrades")
 	}
 	if r.err != nil {
 		return r.err
@@ -551,9 +553,9 @@ func (x *xlsxWriter) writeUninstalls(v *view) error {
 		if len(se.Events) > 0 {
 			file, rec = se.Events[0].File, se.Events[0].RecordID
 		}
-		r.put(x.styles.outcome[se.Outcome], v.displayTime(se.Start), end, sessionDuration(se), se.Product, se.Version,
-			se.ProductCode, se.Package, se.Computer, se.User, se.Outcome, se.Status, se.StatusMeaning, se.Cause,
-			len(se.Events), file, rec)
+		r.put(x.styles.outcome[se.Outcome], v.displayTime(se.Start), end, sessionDuration(se), se.Kind, se.Product, se.Version,
+			se.ProductCode, se.Package, se.Computer, se.User, se.Outcome, se.Reason, se.Status, se.StatusMeaning, se.Cause.String(),
+			se.Summary(), strings.Join(se.Signals, ", "), len(se.Events), file, rec)
 	}
 	if r.err != nil {
 		return r.err

@@ -18,6 +18,31 @@ type Finding struct {
 	// Events lists every event that made the finding, in time order.
 	Events []EventRef
 	Tags   []string
+	// Summary is one line for an admin (what happened to which product on
+	// which computer, the root cause, what to do next); set for findings
+	// that are incidents.
+	Summary string
+	// Incident is set when the finding is an incident the uninstall
+	// domain assembled from several events and signals.
+	Incident *IncidentInfo
+}
+
+// IncidentInfo is the incident behind a finding, as findings.jsonl shows it
+// (package uninstall builds it).
+type IncidentInfo struct {
+	Kind         string // install, removal, upgrade, repair, patch, appx_removal, …
+	Outcome      string // succeeded, failed, rolled back, rollback failed, unterminated, …
+	Reason       string // why it never ended ("power loss", "log ends", "unknown"…) or "restart required"
+	Product      string
+	Version      string
+	ProductCode  string
+	CauseCode    string // the root error, e.g. "1722"
+	CauseName    string // e.g. "custom action failed"
+	CauseMeaning string // e.g. "a program run as part of the setup did not finish as expected"
+	Advice       string // what to do next
+	// Signals are the rule ids of every finding folded into the incident,
+	// the finding's own RuleID first.
+	Signals []string
 }
 
 // A DisplayField is one named value a finding shows.

@@ -36,7 +36,7 @@ func ExampleTracker() {
 	}
 	// Output:
 	// Contoso Agent 4.2.0.17 on PC-01
-	// rolled back 1603
-	// Error 1722 (custom action): CA_UnregisterDriver
+	// failed 1603
+	// 1722 custom action failed: a program run as part of the setup did not finish as expected — custom action CA_UnregisterDriver
 	// 5 events, 4.4s
 }

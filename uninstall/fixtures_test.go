@@ -43,7 +43,7 @@ func scanScenario(t *testing.T, name string) []Session {
 		}
 		f.Close()
 	}
-	got := tr.Sessions()
+	got := tr.Incidents()
 	// The same events in time order, as analysis.Run feeds them, through
 	// an Ordered tracker: the same sessions.
 	slices.SortStableFunc(all, func(a, b *parser.Event) int { return a.Time().Compare(b.Time()) })
@@ -51,7 +51,7 @@ func scanScenario(t *testing.T, name string) []Session {
 	for _, ev := range all {
 		ordered.Add(ev)
 	}
-	if o := ordered.Sessions(); !reflect.DeepEqual(o, got) {
+	if o := ordered.Incidents(); !reflect.DeepEqual(o, got) {
 		t.Errorf("%s: Ordered tracker gives\n%+v\nbuffering one\n%+v", name, o, got)
 	}
 	return got
@@ -60,6 +60,7 @@ func scanScenario(t *testing.T, name string) []Session {
 func TestScenarioFixtures(t *testing.T) {
 	type want struct {
 		product, outcome, status, cause, user string
+		kind, reason                          string
 		events                                int
 		ended                                 bool
 	}
@@ -68,17 +69,17 @@ func TestScenarioFixtures(t *testing.T) {
 		want     []want
 	}{
 		{"s1_custom_action_rollback", []want{{product: "Contoso Agent", outcome: OutcomeRolledBack, status: "1603",
-			cause: "Error 1722 (custom action): CA_UnregisterDriver; rollback restarted Contoso Agent Service",
+			cause: "1722 custom action failed: a program run as part of the setup did not finish as expected — custom action CA_UnregisterDriver",
 			user:  `CONTOSO\alice`, events: 10, ended: true}}}, // every event of the scenario, RM 10000/10001 included
 		{"s2_upgrade_cannot_remove_old", []want{
-			{product: "Nimbus Sync", outcome: OutcomeRolledBack, status: "1603", ended: true,
-				cause: "Error 1714 (upgrade): The older version of Nimbus Sync cannot be removed.  Contact your technical support group.  System Error 1612."},
-			{product: "Nimbus Sync", outcome: OutcomeRolledBack, status: "1603", ended: true},
+			{product: "Nimbus Sync", outcome: OutcomeFailed, status: "1603", ended: true,
+				cause: "1612 ERROR_INSTALL_SOURCE_ABSENT: the older version cannot be removed (error 1714)"},
+			{product: "Nimbus Sync", outcome: OutcomeFailed, status: "1603", ended: true},
 			{product: "Nimbus Sync", outcome: OutcomeFailed, status: "1612", ended: true,
-				cause: "Error 1706 (file/source (cached package or source missing)): No valid source could be found for product Nimbus Sync.  The Windows Installer cannot continue."},
+				cause: "1612 ERROR_INSTALL_SOURCE_ABSENT: the installation source for this product is not available (cached package or source missing) — error 1706 no valid source could be found for the product"},
 		}},
-		{"s3_interrupted_uninstall", []want{{outcome: OutcomeUnterminated,
-			cause: "msiexec.exe stopped responding and was closed (Application Hang 1002 at 2026-02-12 14:00:09)"}}},
+		{"s3_interrupted_uninstall", []want{{kind: KindRemoval, outcome: OutcomeUnterminated, reason: ReasonPowerLoss,
+			cause: "power loss — the previous system shutdown was unexpected (EventLog 6008 logged at 2026-02-12 14:07:12)"}}},
 		{"s6_security_agent_removed", []want{
 			{product: "CrowdStrike Falcon Sensor", outcome: OutcomeSucceeded, status: "0", ended: true},
 			{outcome: OutcomeSucceeded, status: "0", ended: true},
@@ -86,9 +87,10 @@ func TestScenarioFixtures(t *testing.T) {
 		{"s5_uninstaller_crash", nil}, // no MSI session: the crash is the rules' business
 		{"s8_removal_failed_log_cut", []want{{product: "Litware Kiosk Shell", outcome: OutcomeFailed}}},
 		{"noise_quiet", []want{
-			{outcome: OutcomeSucceeded, status: "0", ended: true},
-			{product: "PowerShell 7-x64", outcome: OutcomeSucceeded, status: "0", ended: true, cause: "upgrade: replaced by PowerShell 7-x64 7.4.1.0"},
-			{product: "Intel(R) Management Engine Components", outcome: OutcomeRebootRequired, status: "3010", ended: true},
+			{kind: KindInstall, product: "Zoom", outcome: OutcomeSucceeded, status: "0", ended: true},
+			{kind: KindRemoval, outcome: OutcomeSucceeded, status: "0", ended: true},
+			{kind: KindUpgrade, product: "PowerShell 7-x64", outcome: OutcomeSucceeded, status: "0", ended: true, cause: "replaced PowerShell 7-x64 7.4.0.0"},
+			{product: "Intel(R) Management Engine Components", outcome: OutcomeSucceeded, reason: ReasonRestartRequired, status: "3010", ended: true},
 		}},
 	}
 	for _, tt := range tests {
@@ -113,7 +115,9 @@ func TestScenarioFixtures(t *testing.T) {
 				check("Product", s.Product, w.product)
 				check("Outcome", s.Outcome, w.outcome)
 				check("Status", s.Status, w.status)
-				check("Cause", s.Cause, w.cause)
+				check("Cause", s.Cause.String(), w.cause)
+				check("Kind", s.Kind, w.kind)
+				check("Reason", s.Reason, w.reason)
 				check("User", s.User, w.user)
 				if w.events != 0 && len(s.Events) != w.events {
 					t.Errorf("session %d: %d events, want %d: %+v", i, len(s.Events), w.events, s.Events)

@@ -21,12 +21,14 @@ const (
 	kindMsiSentence      // 11000–11999, 10005
 	kindMsiReboot        // 1038, 1029, 1005
 	kindScmState         // 7036
-	kindScmError         // 7000, 7009, 7011, 7022, 7023, 7024, 7031, 7034, 7045
+	kindScmError         // 7000, 7009, 7011, 7022, 7023, 7024, 7031, 7034
+	kindScmInstall       // 7045: a service was installed (its ImagePath)
 	kindCrash            // msiexec.exe in Application Error / Application Hang / WER
 	kindShutdown         // EventLog 6008, Kernel-Power 41: the system went down hard
-	kindBoot             // EventLog 6005: the system started
+	kindBoot             // EventLog 6005 (the system started), 6006 (clean shutdown)
 	kindProcess          // Security 4688 of msiexec.exe
 	kindContext          // Restart Manager 10000–10010, User32 1074: shown when inside a session
+	kindRestart          // User32 1074 started by msiexec: belongs to the operation it ends
 )
 
 // maxField bounds every string a record keeps from an event.
@@ -44,6 +46,7 @@ type record struct {
 	computer string
 	ref      rules.EventRef
 	service  string // SCM display name
+	svcKey   string // SCM service key (Binary), 7045 ImagePath
 	state    string // 7036: "running", "stopped" or ""
 	// *detail is set for MsiInstaller records and process creations only;
 	// the session code reads its fields on those kinds alone.
@@ -57,6 +60,7 @@ type detail struct {
 	product, version, status   string
 	statusMeaning, productCode string
 	sentence, errNum, errCat   string
+	errMeaning                 string
 	commandLine                string
 	removal, success, reboot   bool // outcome kinds
 	upgradeRemovalFailed       bool // 11714
@@ -115,11 +119,7 @@ func classify(r fieldResolver, ev *parser.Event) (record, bool) {
 			}
 			rec.pkg = get(r, ev, "Package")
 			rec.pid = get(r, ev, "ClientProcessId")
-		case id == 1035:
-			// Reconfiguration: never a removal, and it comes in floods
-			// (Win32_Product enumeration), so nothing is resolved.
-			rec.kind = kindMsiOutcome
-		case id == 1033 || id == 1034 || id == 1037:
+		case id == 1033 || id == 1034 || id == 1035 || id == 1036 || id == 1037:
 			rec.kind = kindMsiOutcome
 			rec.product = get(r, ev, "ProductName")
 			rec.version = get(r, ev, "ProductVersion")
@@ -127,7 +127,7 @@ func classify(r fieldResolver, ev *parser.Event) (record, bool) {
 			rec.statusMeaning = get(r, ev, "StatusMeaning")
 			rec.productCode = get(r, ev, "ProductCode")
 			rec.removal = id == 1034 || id == 1037
-			if id == 1037 {
+			if id == 1036 || id == 1037 {
 				rec.pkg = get(r, ev, "UpdateName")
 			}
 		case id >= 11000 && id <= 11999 || id == 10005:
@@ -143,7 +143,10 @@ func classify(r fieldResolver, ev *parser.Event) (record, bool) {
 				rec.errNum = strconv.Itoa(int(id) - 10000)
 			}
 			rec.errCat = get(r, ev, "MsiErrorCategory")
+			rec.errMeaning = get(r, ev, "MsiErrorMeaning")
 			switch id {
+			case 11707, 11728:
+				rec.success = true
 			case 11724:
 				rec.removal, rec.success = true, true
 			case 11725:
@@ -165,9 +168,17 @@ func classify(r fieldResolver, ev *parser.Event) (record, bool) {
 			rec.kind = kindScmState
 			rec.service = clip(serviceName(ev))
 			rec.state = serviceState(ev)
-		case 7000, 7009, 7011, 7022, 7023, 7024, 7031, 7034, 7045:
+		case 7000, 7009, 7011, 7022, 7023, 7024, 7031, 7034:
 			rec.kind = kindScmError
 			rec.service = clip(serviceName(ev))
+			rec.svcKey = clip(get(r, ev, "ServiceKey"))
+			rec.state = clip(get(r, ev, "ErrorCode")) // the Win32 error, e.g. 2 (file not found)
+		case 7045:
+			rec.kind = kindScmInstall
+			name, _ := ev.Data("ServiceName")
+			rec.service = clip(name)
+			image, _ := ev.Data("ImagePath")
+			rec.svcKey = clip(image)
 		default:
 			return rec, false
 		}
@@ -182,11 +193,22 @@ func classify(r fieldResolver, ev *parser.Event) (record, bool) {
 	case strings.EqualFold(provider, "EventLog") && id == 6008,
 		strings.EqualFold(provider, "Microsoft-Windows-Kernel-Power") && id == 41:
 		rec.kind = kindShutdown
-	case strings.EqualFold(provider, "EventLog") && id == 6005:
+	case strings.EqualFold(provider, "EventLog") && (id == 6005 || id == 6006):
 		rec.kind = kindBoot
-	case strings.EqualFold(provider, "Microsoft-Windows-RestartManager") && id >= 10000 && id <= 10010,
-		strings.EqualFold(provider, "User32") && id == 1074:
+	case strings.EqualFold(provider, "User32") && id == 1074:
 		rec.kind = kindContext
+		if proc, _ := ev.Data("param1"); strings.Contains(strings.ToLower(proc), "msiexec") {
+			rec.kind = kindRestart
+		} else if code := get(r, ev, "ReasonCodeHex"); strings.EqualFold(code, "0x80030002") {
+			rec.kind = kindRestart
+		}
+	case strings.EqualFold(provider, "Microsoft-Windows-RestartManager") && id >= 10000 && id <= 10010:
+		rec.kind = kindContext
+		if id == 10002 || id == 10010 {
+			// The application Restart Manager shut down: names what the
+			// operation is about when nothing else does.
+			rec.service = get(r, ev, "DisplayName")
+		}
 	case strings.EqualFold(provider, "Microsoft-Windows-Security-Auditing") && id == 4688:
 		name, _ := ev.Data("NewProcessName")
 		if !strings.EqualFold(basename(name), "msiexec.exe") {

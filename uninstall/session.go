@@ -13,26 +13,6 @@ import (
 	"github.com/evtxscan/evtxscan/rules"
 )
 
-// Outcomes of a session.
-const (
-	OutcomeSucceeded      = "succeeded"
-	OutcomeFailed         = "failed"
-	OutcomeRolledBack     = "rolled back"
-	OutcomeUnterminated   = "unterminated"
-	OutcomeRebootRequired = "reboot required"
-)
-
-// A Session is one Windows Installer uninstall as the logs tell it.
-type Session struct {
-	Product, Version, ProductCode, Package, Computer, User string
-	Start, End                                             time.Time // End zero = never ended
-	Outcome                                                string    // one of the Outcome* constants
-	Status                                                 string    // msiexec status, e.g. "1603" ("" when none was logged)
-	StatusMeaning                                          string    // e.g. "ERROR_INSTALL_FAILURE: fatal error during installation (rolled back)"
-	Cause                                                  string    // e.g. "Error 1722 (custom action): CA_UnregisterDriver"
-	Events                                                 []rules.EventRef
-}
-
 // MaxContextRecords caps the context records a Tracker holds at once (SCM
 // state and error events, Restart Manager and User32 1074 events, msiexec
 // process creations); further ones are counted in Dropped and ignored.
@@ -51,6 +31,11 @@ type Tracker struct {
 	strs     map[string]string   // interned names
 	context  int                 // context records held
 	seq      uint64
+	// lastSeen is each computer's latest event time (of any event), for
+	// "log ends" reasons; lastComputer/lastTime cache the current one.
+	lastSeen     map[string]time.Time
+	lastComputer string
+	lastTime     time.Time
 	// Dropped counts context records refused past MaxContextRecords.
 	Dropped int
 	// Late counts events that came earlier in time than one already seen
@@ -109,7 +94,20 @@ func NewTracker(opts ...Option) *Tracker {
 
 // Add looks at any event and keeps what uninstall sessions need.
 func (t *Tracker) Add(ev *parser.Event) {
-	if ev == nil || !relevant(ev) {
+	if ev == nil {
+		return
+	}
+	// Each computer's own last event tells whether its log ends right
+	// after an operation that never finished.
+	if c := ev.System.Computer; c == t.lastComputer {
+		if tm := ev.Time(); tm.After(t.lastTime) {
+			t.lastTime = tm
+			t.lastSeen[c] = tm
+		}
+	} else {
+		t.seen(c, ev.Time())
+	}
+	if !relevant(ev) {
 		return
 	}
 	rec, ok := classify(t.resolve, ev)
@@ -117,7 +115,7 @@ func (t *Tracker) Add(ev *parser.Event) {
 		return
 	}
 	switch rec.kind {
-	case kindScmState, kindScmError, kindContext, kindProcess:
+	case kindScmState, kindScmError, kindScmInstall, kindContext, kindRestart, kindProcess:
 		if t.context >= MaxContextRecords {
 			t.Dropped++
 			return
@@ -141,7 +139,7 @@ func (t *Tracker) Add(ev *parser.Event) {
 		if t.machines == nil {
 			t.machines = make(map[string]*machine)
 		}
-		m = &machine{prune: true}
+		m = &machine{prune: true, computer: rec.computer}
 		t.machines[key] = m
 	}
 	if rec.time.Before(m.now) {
@@ -150,6 +148,25 @@ func (t *Tracker) Add(ev *parser.Event) {
 	r := new(record)
 	*r = rec
 	t.context -= m.step(r)
+}
+
+// seen records the time of an event of computer c.
+func (t *Tracker) seen(c string, tm time.Time) {
+	if t.lastSeen == nil {
+		t.lastSeen = make(map[string]time.Time)
+	}
+	last, ok := t.lastSeen[c]
+	if !ok {
+		if len(t.lastSeen) >= maxInterned {
+			return
+		}
+		c = strings.Clone(c)
+	}
+	if tm.After(last) {
+		last = tm
+	}
+	t.lastSeen[c] = last
+	t.lastComputer, t.lastTime = c, last
 }
 
 // maxInterned bounds the intern table (names come from untrusted logs).
@@ -186,7 +203,7 @@ func relevant(ev *parser.Event) bool {
 	case "Application Error", "Application Hang", "Windows Error Reporting":
 		return id == 1000 || id == 1002 || id == 1001
 	case "EventLog":
-		return id == 6005 || id == 6008
+		return id == 6005 || id == 6006 || id == 6008
 	case "Microsoft-Windows-Kernel-Power":
 		return id == 41
 	case "Microsoft-Windows-Security-Auditing":
@@ -206,15 +223,35 @@ func relevant(ev *parser.Event) bool {
 		strings.EqualFold(p, "Microsoft-Windows-RestartManager") || strings.EqualFold(p, "User32")
 }
 
-// Sessions builds every uninstall session from the events added so far,
-// sorted by Start (then computer). A buffering Tracker may be asked more
-// than once; an Ordered one finishes its sessions, so ask it once, at the
-// end.
-func (t *Tracker) Sessions() []Session {
-	var out []Session
+// Sessions returns the incidents in which a product was (to be) removed:
+// removals, upgrades and agent removals. See Incidents.
+func (t *Tracker) Sessions() []Incident {
+	var out []Incident
+	for _, in := range t.Incidents() {
+		if isRemoval(in.Kind) {
+			out = append(out, in)
+		}
+	}
+	return out
+}
+
+// Incidents builds every incident from the events added so far, sorted by
+// Start (then computer). A buffering Tracker may be asked more than once;
+// an Ordered one finishes its incidents, so ask it once, at the end.
+func (t *Tracker) Incidents() []Incident {
+	var out []Incident
+	lastSeen := func(computer string) time.Time {
+		var last time.Time
+		for c, tm := range t.lastSeen {
+			if strings.EqualFold(c, computer) && tm.After(last) {
+				last = tm
+			}
+		}
+		return last
+	}
 	if t.ordered {
 		for _, m := range t.machines {
-			out = append(out, m.finish()...)
+			out = append(out, m.finish(lastSeen(m.computer))...)
 		}
 		t.machines = nil
 	} else {
@@ -226,17 +263,49 @@ func (t *Tracker) Sessions() []Session {
 		}
 		for _, recs := range byComputer {
 			slices.SortStableFunc(recs, compareRecords)
-			m := &machine{}
+			m := &machine{computer: recs[0].computer}
 			for _, r := range recs {
 				m.step(r)
 			}
-			out = append(out, m.finish()...)
+			out = append(out, m.finish(lastSeen(m.computer))...)
 		}
 	}
-	slices.SortStableFunc(out, func(a, b Session) int {
-		return cmp.Or(a.Start.Compare(b.Start), cmp.Compare(a.Computer, b.Computer), cmp.Compare(a.Product, b.Product))
+	slices.SortStableFunc(out, func(a, b Incident) int {
+		return cmp.Or(a.Start.Compare(b.Start), cmp.Compare(a.Computer, b.Computer), cmp.Compare(a.Product, b.Product), cmp.Compare(a.Kind, b.Kind))
 	})
+	settle(out)
 	return out
+}
+
+// settle lowers installs, repairs and patches that failed or never ended
+// when the same product was installed fine later on the same computer
+// (the prerequisite was fixed, the retry worked): they need no action.
+// in is sorted by Start.
+func settle(in []Incident) {
+	for i := range in {
+		a := &in[i]
+		if a.Kind != KindInstall && a.Kind != KindRepair && a.Kind != KindPatch || !a.Attention {
+			continue
+		}
+		for j := i + 1; j < len(in); j++ {
+			b := &in[j]
+			if b.Outcome != OutcomeSucceeded || !strings.EqualFold(a.Computer, b.Computer) ||
+				b.Kind != KindInstall && b.Kind != KindUpgrade && b.Kind != KindRepair {
+				continue
+			}
+			same := a.ProductCode != "" && strings.EqualFold(a.ProductCode, b.ProductCode) ||
+				a.Product != "" && strings.EqualFold(a.Product, b.Product)
+			if !same {
+				continue
+			}
+			if a.Outcome == OutcomeUnterminated {
+				a.Outcome = OutcomeSuperseded
+			}
+			a.Level = min(a.Level, rules.LevelLow)
+			a.FixedBy = b.Start
+			break
+		}
+	}
 }
 
 // compareRecords orders by time; ties keep the log's order.
@@ -264,210 +333,6 @@ func sameTransaction(a, b *record) bool {
 // removeCommand matches msiexec command lines that remove a product:
 // /x, -x, /uninstall (any case), as Windows Installer's own parser accepts.
 var removeCommand = regexp.MustCompile(`(?i)(^|\s)[/-](x|uninstall)(\s|\{|"|$)`)
-
-// session turns a closed building into a Session, or reports false when it
-// is not an uninstall.
-func (b *building) session(scm, procs []*record, focus *record) (Session, bool) {
-	var (
-		removal, outcome, install *record // 1034/1037, any outcome, 1033
-		removalSentence           *record // 11724/11725
-		upgrade, rollbackFailed   *record // 11714, 11712
-		cause                     *record
-		reboot                    bool
-	)
-	for _, r := range b.members {
-		if !about(r, focus) {
-			continue
-		}
-		switch r.kind {
-		case kindMsiOutcome:
-			outcome = r
-			if r.removal {
-				removal = r
-			} else if r.eventID == 1033 {
-				install = r
-			}
-		case kindMsiSentence:
-			switch {
-			case r.removal:
-				removalSentence = r
-			case r.upgradeRemovalFailed:
-				upgrade = r
-			case r.rollbackFailed:
-				rollbackFailed = r
-			}
-			if cause == nil && isCause(r) {
-				cause = r
-			}
-		case kindMsiReboot:
-			reboot = true
-		}
-	}
-	s := Session{}
-	if b.start != nil {
-		s.Start, s.Package, s.Computer, s.User = b.start.time, b.start.pkg, b.start.computer, b.start.user
-	} else if len(b.members) > 0 {
-		s.Start, s.Computer = b.members[0].time, b.members[0].computer
-	}
-	if b.end != nil {
-		s.End = b.end.time
-	}
-	var proc *record
-	if b.start != nil {
-		proc = findProcess(procs, b.start)
-		if proc != nil && proc.user != "" {
-			s.User = proc.user
-		}
-	}
-
-	// Is it an uninstall?
-	source := removal
-	switch {
-	case removal != nil:
-	case removalSentence != nil:
-	case upgrade != nil:
-		source = install // the new product's 1033 tells the status
-	case outcome == nil && b.end == nil && (proc != nil && removeCommand.MatchString(proc.commandLine) || isProductCode(s.Package)):
-		// never ended, and the command or package says remove
-	default:
-		return Session{}, false
-	}
-
-	if source != nil {
-		s.Product, s.Version, s.ProductCode = source.product, source.version, source.productCode
-		s.Status, s.StatusMeaning = source.status, source.statusMeaning
-		if s.User == "" {
-			s.User = source.user
-		}
-	}
-	for _, r := range []*record{removalSentence, upgrade, cause} {
-		if r == nil {
-			continue
-		}
-		if s.Product == "" {
-			s.Product = r.product
-		}
-		if s.ProductCode == "" {
-			s.ProductCode = r.productCode
-		}
-	}
-	if s.Package == "" && removal != nil && removal.eventID == 1037 {
-		s.Package = removal.pkg
-	}
-
-	// Services stopped and started again inside the session window.
-	windowEnd := b.last
-	if b.end != nil {
-		windowEnd = b.end.time
-	}
-	var inWindow []*record
-	restarted := restartedServices(scm, s.Start, windowEnd, &inWindow)
-
-	// Outcome.
-	switch {
-	case s.Status != "":
-		switch s.Status {
-		case "0":
-			s.Outcome = OutcomeSucceeded
-			if reboot {
-				s.Outcome = OutcomeRebootRequired
-			}
-		case "3010", "1641":
-			s.Outcome = OutcomeRebootRequired
-		default:
-			s.Outcome = OutcomeFailed
-			if (s.Status == "1603" || s.Status == "1602") && rollbackFailed == nil && (cause != nil || len(restarted) > 0) {
-				s.Outcome = OutcomeRolledBack
-			}
-		}
-	case removalSentence != nil && removalSentence.success:
-		s.Outcome = OutcomeSucceeded
-		if reboot {
-			s.Outcome = OutcomeRebootRequired
-		}
-	case removalSentence != nil || upgrade != nil:
-		// Failed, with no status logged: only services started again
-		// are evidence enough of a rollback.
-		s.Outcome = OutcomeFailed
-		if rollbackFailed == nil && len(restarted) > 0 {
-			s.Outcome = OutcomeRolledBack
-		}
-	default:
-		s.Outcome = OutcomeUnterminated
-	}
-	if s.Outcome != OutcomeUnterminated && b.end == nil && b.interruption != nil && outcome == nil {
-		s.Outcome = OutcomeUnterminated
-	}
-
-	// Cause.
-	switch {
-	case rollbackFailed != nil:
-		s.Cause = describeError(rollbackFailed)
-	case cause != nil && s.Outcome != OutcomeSucceeded:
-		s.Cause = describeError(cause)
-	case s.Outcome == OutcomeUnterminated:
-		s.Cause = describeInterruption(b.interruption)
-	case removal != nil && install != nil && !strings.EqualFold(removal.productCode, install.productCode):
-		// A major upgrade removes the old product in the same transaction:
-		// nobody uninstalled it on purpose.
-		s.Cause = strings.TrimSpace("upgrade: replaced by " + install.product + " " + install.version)
-	}
-	if s.Outcome == OutcomeRolledBack && len(restarted) > 0 {
-		note := "rollback restarted " + strings.Join(restarted, ", ")
-		if s.Cause == "" {
-			s.Cause = note
-		} else {
-			s.Cause += "; " + note
-		}
-	}
-
-	// Events, in time order.
-	refs := make([]*record, 0, len(b.members)+len(inWindow)+2)
-	if proc != nil {
-		refs = append(refs, proc)
-	}
-	if b.start != nil {
-		refs = append(refs, b.start)
-	}
-	for _, r := range b.members {
-		if about(r, focus) {
-			refs = append(refs, r)
-		}
-	}
-	refs = append(refs, inWindow...)
-	slices.SortStableFunc(refs, func(a, b *record) int { return cmp.Or(a.time.Compare(b.time), cmp.Compare(a.seq, b.seq)) })
-	refs = slices.CompactFunc(refs, func(a, b *record) bool { return a == b })
-	for _, r := range refs {
-		s.Events = append(s.Events, r.ref)
-	}
-	return s, true
-}
-
-// sessions turns a closed building into its Sessions: usually one, but a
-// transaction that removed several products (a 1034 each, e.g. an upgrade
-// replacing two older versions) gives one per product, each with the
-// sentences of its ProductCode and every other event of the transaction.
-func (b *building) sessions(context, procs []*record) []Session {
-	var removals []*record
-	for _, r := range b.members {
-		if r.kind == kindMsiOutcome && r.removal {
-			removals = append(removals, r)
-		}
-	}
-	if len(removals) <= 1 {
-		if s, ok := b.session(context, procs, nil); ok {
-			return []Session{s}
-		}
-		return nil
-	}
-	var out []Session
-	for _, r := range removals {
-		if s, ok := b.session(context, procs, r); ok {
-			out = append(out, s)
-		}
-	}
-	return out
-}
 
 // about reports whether record r concerns the removal focus (nil: the
 // whole transaction): other removals do not, nor sentences of another
@@ -542,50 +407,10 @@ func restartedServices(scm []*record, from, to time.Time, inWindow *[]*record) [
 // only for English logs — elsewhere the sentence itself is shown.
 var customAction = regexp.MustCompile(`\bAction ([A-Za-z_][A-Za-z0-9_.]*),`)
 
-// describeError turns a cause sentence into "Error 1722 (custom action):
-// CA_UnregisterDriver", or "Error 1714 (upgrade): <the message>".
-func describeError(r *record) string {
-	label := "Error " + r.errNum
-	if r.eventID == 10005 && r.errNum != "" {
-		label = "Internal error " + r.errNum
-	} else if r.errNum == "" {
-		label = "Internal error"
-	}
-	// The rule pack's categories read "custom action", "upgrade", …, and
-	// "internal (often %TEMP% permissions)" for internal errors, which the
-	// label already says.
-	cat := r.errCat
-	if rest, ok := strings.CutPrefix(cat, "internal"); ok {
-		cat = strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(rest), "("), ")")
-	}
-	if cat != "" {
-		label += " (" + cat + ")"
-	}
-	if m := customAction.FindStringSubmatch(r.sentence); m != nil {
-		return label + ": " + m[1]
-	}
-	text := r.sentence
-	if _, after, ok := strings.Cut(text, " -- "); ok {
-		text = after
-	}
-	// Drop the leading "Error 1722." — the label says it.
-	if i := strings.Index(text, r.errNum+"."); r.errNum != "" && i >= 0 && i < 16 {
-		text = strings.TrimSpace(text[i+len(r.errNum)+1:])
-	}
-	const maxCause = 300
-	if len(text) > maxCause {
-		text = clip(text[:maxCause]) + "…"
-	}
-	if text == "" {
-		return label
-	}
-	return label + ": " + text
-}
-
-// describeInterruption says why a session never ended.
+// describeInterruption says what ended an operation before its end.
 func describeInterruption(r *record) string {
 	if r == nil {
-		return "no end of session (1042) in the logs: interrupted, or the log ends first"
+		return ""
 	}
 	at := r.time.UTC().Format("2006-01-02 15:04:05")
 	switch {
@@ -599,7 +424,11 @@ func describeInterruption(r *record) string {
 		return fmt.Sprintf("the system rebooted without shutting down cleanly (Kernel-Power 41 at %s)", at)
 	case r.kind == kindShutdown:
 		return fmt.Sprintf("the previous system shutdown was unexpected (EventLog 6008 logged at %s)", at)
+	case r.kind == kindContext:
+		return fmt.Sprintf("a restart was started (User32 1074 at %s)", at)
+	case r.eventID == 6006:
+		return fmt.Sprintf("the system shut down (EventLog 6006 at %s)", at)
 	default:
-		return fmt.Sprintf("the system restarted before the session ended (EventLog 6005 at %s)", at)
+		return fmt.Sprintf("the system restarted (EventLog 6005 at %s)", at)
 	}
 }

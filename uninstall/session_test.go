@@ -104,6 +104,10 @@ func hang(t time.Time, app string) *parser.Event {
 	return ev
 }
 
+func kernelPower(t time.Time) *parser.Event {
+	return base("System", "Microsoft-Windows-Kernel-Power", 41, t)
+}
+
 func eventlog(id uint16, t time.Time) *parser.Event {
 	ev := base("System", "EventLog", id, t)
 	return ev
@@ -130,14 +134,14 @@ func track(events []*parser.Event) []Session {
 	for _, ev := range events {
 		tr.Add(ev)
 	}
-	got := tr.Sessions()
+	got := tr.Incidents()
 	sorted := slices.Clone(events)
 	slices.SortStableFunc(sorted, func(a, b *parser.Event) int { return a.Time().Compare(b.Time()) })
 	ordered := NewTracker(Ordered())
 	for _, ev := range sorted {
 		ordered.Add(ev)
 	}
-	if o := ordered.Sessions(); !reflect.DeepEqual(o, got) {
+	if o := ordered.Incidents(); !reflect.DeepEqual(o, got) {
 		panic(fmt.Sprintf("Ordered tracker disagrees:\n ordered %+v\nbuffered %+v", o, got))
 	}
 	return got
@@ -158,22 +162,22 @@ func TestOutcomes(t *testing.T) {
 			removed(at(2001), "Contoso Agent", "4.2.0.17", "0", contoso),
 			end(at(2100), `C:\Windows\Installer\1a2b3c.msi`, "4100"),
 		}, []Session{{Product: "Contoso Agent", Version: "4.2.0.17", ProductCode: contoso, Package: `C:\Windows\Installer\1a2b3c.msi`,
-			Outcome: OutcomeSucceeded, Status: "0", Start: at(0), End: at(2100), User: alice}}, []int{4}},
+			Kind: KindRemoval, Outcome: OutcomeSucceeded, Status: "0", Start: at(0), End: at(2100), User: alice}}, []int{4}},
 		{"failed without a cause", []*parser.Event{
 			start(at(0), "p.msi", "1"),
 			sentence(11725, at(500), "Product: Contoso Agent -- Removal failed.", contoso, 4),
 			removed(at(501), "Contoso Agent", "4.2", "1605", contoso),
 			end(at(600), "p.msi", "1"),
-		}, []Session{{Product: "Contoso Agent", Outcome: OutcomeFailed, Status: "1605", Cause: ""}}, []int{4}},
+		}, []Session{{Product: "Contoso Agent", Outcome: OutcomeFailed, Status: "1605", Cause: Cause{Code: "1605", Name: "ERROR_UNKNOWN_PRODUCT"}}}, []int{4}},
 		{"rolled back (S1)", s1(), []Session{{Product: "Contoso Agent", Version: "4.2.0.17", ProductCode: contoso, Package: agentMSI,
-			Computer: pc, User: `CONTOSO\alice`, Start: at(600), End: at(4400), Outcome: OutcomeRolledBack, Status: "1603",
-			Cause: "Error 1722 (custom action): CA_UnregisterDriver; rollback restarted Contoso Agent Service"}}, []int{8}},
+			Computer: pc, User: `CONTOSO\alice`, Start: at(600), End: at(4400), Kind: KindRemoval, Outcome: OutcomeRolledBack, Status: "1603",
+			Cause: Cause{Code: "1722", Name: "custom action failed", Detail: "custom action CA_UnregisterDriver"}, Services: []string{"Contoso Agent Service"}}}, []int{8}},
 		{"reboot required", []*parser.Event{
 			start(at(0), "p.msi", "1"),
 			sentence(11724, at(500), "Product: Viewer -- Removal completed successfully.", contoso, 4),
 			removed(at(501), "Viewer", "1.0", "3010", contoso),
 			end(at(600), "p.msi", "1"),
-		}, []Session{{Product: "Viewer", Outcome: OutcomeRebootRequired, Status: "3010"}}, []int{4}},
+		}, []Session{{Product: "Viewer", Outcome: OutcomeSucceeded, Reason: ReasonRestartRequired, Status: "3010"}}, []int{4}},
 		{"unterminated (S3): hang, then unexpected shutdown", []*parser.Event{
 			process(at(0), "0x23a0", `msiexec.exe /x "C:\Installers\FabrikamVPN.msi" /quiet`),
 			start(at(500), `C:\Installers\FabrikamVPN.msi`, "9120"),
@@ -181,21 +185,42 @@ func TestOutcomes(t *testing.T) {
 			hang(at(9000), "msiexec.exe"),
 			eventlog(6008, at(432000)),
 			msi(1004, at(445000), "{C3D4E5F6-2222-4071-ACBD-2E3F40516C7D}", "MainFeature", "{X}", `C:\Program Files\Fabrikam\VPN\fabvpn.exe`),
-		}, []Session{{Package: `C:\Installers\FabrikamVPN.msi`, Outcome: OutcomeUnterminated, End: time.Time{},
-			Cause: "msiexec.exe stopped responding and was closed (Application Hang 1002 at 2026-02-10 10:00:09)"}}, []int{5}},
-		{"unterminated without evidence of removal is not listed", []*parser.Event{
+		}, []Session{{Package: `C:\Installers\FabrikamVPN.msi`, Kind: KindRemoval, Outcome: OutcomeUnterminated, Reason: ReasonPowerLoss, End: time.Time{},
+			Cause: Cause{Name: ReasonPowerLoss, Detail: "the previous system shutdown was unexpected (EventLog 6008 logged at 2026-02-10 10:07:12)"}}}, []int{5}},
+		{"an install that never ended, its computer's log ending", []*parser.Event{
 			process(at(0), "0x10", `msiexec.exe /i setup.msi`),
 			start(at(500), `setup.msi`, "16"),
-		}, nil, nil},
-		{"unterminated with a {ProductCode} package is listed", []*parser.Event{
+		}, []Session{{Package: "setup.msi", Kind: KindInstall, Outcome: OutcomeUnterminated, Reason: ReasonLogEnds}}, []int{2}},
+		{"unterminated with a {ProductCode} package is a removal", []*parser.Event{
 			start(at(500), contoso, "16"),
-		}, []Session{{Package: contoso, Outcome: OutcomeUnterminated, Cause: "no end of session (1042) in the logs: interrupted, or the log ends first"}}, []int{1}},
-		{"install is not listed", []*parser.Event{
+		}, []Session{{Package: contoso, Kind: KindRemoval, Outcome: OutcomeUnterminated, Reason: ReasonLogEnds}}, []int{1}},
+		{"never ended, the computer's log going on for hours: reason unknown", []*parser.Event{
+			start(at(500), contoso, "16"),
+			scmState(at(5*3600*1000), "Print Spooler", "Spooler", "running"),
+		}, []Session{{Package: contoso, Kind: KindRemoval, Outcome: OutcomeUnterminated, Reason: ReasonUnknown}}, []int{1}},
+		{"never ended: power loss on this computer (Kernel-Power 41)", []*parser.Event{
+			start(at(500), contoso, "16"),
+			kernelPower(at(600000)),
+		}, []Session{{Package: contoso, Kind: KindRemoval, Outcome: OutcomeUnterminated, Reason: ReasonPowerLoss}}, []int{2}},
+		{"1042 logged by the other msiexec process ends the session", []*parser.Event{
+			start(at(0), "p.msi", "4100"),
+			sentence(11707, at(500), "Product: Viewer -- Installation completed successfully.", contoso, 4),
+			installed(at(501), "Viewer", "1.0", "0", contoso),
+			end(at(600), "p.msi", "5200"),
+		}, []Session{{Product: "Viewer", Kind: KindInstall, Outcome: OutcomeSucceeded, Start: at(0), End: at(600)}}, []int{4}},
+		{"outcome logged after the 1042 (server msiexec) joins the session", []*parser.Event{
+			start(at(0), "p.msi", "4100"),
+			end(at(400), "p.msi", "4100"),
+			sentence(11707, at(3000), "Product: Viewer -- Installation completed successfully.", contoso, 4),
+			installed(at(3001), "Viewer", "1.0", "0", contoso),
+			msi(1038, at(3002), "Viewer", "1.0", "1033", "1", "0", "Contoso Ltd."),
+		}, []Session{{Product: "Viewer", Kind: KindInstall, Outcome: OutcomeSucceeded, Reason: ReasonRestartRequired}}, []int{5}},
+		{"install is an install", []*parser.Event{
 			start(at(0), "p.msi", "1"),
 			sentence(11707, at(500), "Product: Viewer -- Installation completed successfully.", contoso, 4),
 			installed(at(501), "Viewer", "1.0", "0", contoso),
 			end(at(600), "p.msi", "1"),
-		}, nil, nil},
+		}, []Session{{Product: "Viewer", Kind: KindInstall, Outcome: OutcomeSucceeded}}, []int{4}},
 		{"1034 without 1040 is a session of its own", []*parser.Event{
 			sentence(11725, at(500), "Product: Old Tool -- Removal failed.", contoso, 4),
 			removed(at(501), "Old Tool", "2.0", "1603", contoso),
@@ -207,8 +232,8 @@ func TestOutcomes(t *testing.T) {
 			sentence(11708, at(3200), "Product: Nimbus Sync -- Installation failed.", nimbusNew, 4),
 			installed(at(3201), "Nimbus Sync", "4.0.1", "1603", nimbusNew),
 			end(at(3300), `C:\ProgramData\Nimbus\Updates\NimbusSync-4.0.1.msi`, "4412"),
-		}, []Session{{Product: "Nimbus Sync", Version: "4.0.1", ProductCode: nimbusNew, Outcome: OutcomeRolledBack, Status: "1603",
-			Cause: "Error 1714 (upgrade): The older version of Nimbus Sync cannot be removed. Contact your technical support group. System Error 1612."}}, []int{5}},
+		}, []Session{{Product: "Nimbus Sync", Version: "4.0.1", ProductCode: nimbusNew, Kind: KindUpgrade, Outcome: OutcomeFailed, Status: "1603",
+			Cause: Cause{Code: "1612", Name: "ERROR_INSTALL_SOURCE_ABSENT"}}}, []int{5}},
 		{"cached package missing (S2 manual uninstall)", []*parser.Event{
 			start(at(0), nimbusOld, "5120"),
 			sentence(11706, at(500), "Product: Nimbus Sync -- Error 1706. No valid source could be found for product Nimbus Sync.", nimbusOld, 2),
@@ -216,7 +241,16 @@ func TestOutcomes(t *testing.T) {
 			removed(at(601), "Nimbus Sync", "3.9.1", "1612", nimbusOld),
 			end(at(700), nimbusOld, "5120"),
 		}, []Session{{Product: "Nimbus Sync", Version: "3.9.1", Outcome: OutcomeFailed, Status: "1612",
-			Cause: "Error 1706 (file/source (cached package or source missing)): No valid source could be found for product Nimbus Sync."}}, []int{5}},
+			Cause: Cause{Code: "1612", Name: "ERROR_INSTALL_SOURCE_ABSENT", Detail: "error 1706 no valid source could be found for the product"}}}, []int{5}},
+		{"rollback impossible (11712): the root cause stays the custom action's 1722", []*parser.Event{
+			start(at(0), "p.msi", "1"),
+			sentence(11722, at(300), `Product: Contoso Agent -- Error 1722. There is a problem with this Windows Installer package. Action CA_X, location: C:\x\, command: x`, contoso, 2),
+			sentence(11712, at(400), "Product: Contoso Agent -- Error 1712. One or more of the files required to restore your computer to its previous state could not be found. Restoration will not be possible.", contoso, 2),
+			sentence(11725, at(500), "Product: Contoso Agent -- Removal failed.", contoso, 4),
+			removed(at(501), "Contoso Agent", "4.2", "1603", contoso),
+			end(at(600), "p.msi", "1"),
+		}, []Session{{Product: "Contoso Agent", Kind: KindRemoval, Outcome: OutcomeRollbackFailed, Status: "1603",
+			Cause: Cause{Code: "1722", Detail: "custom action CA_X"}}}, []int{6}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -251,9 +285,14 @@ func compareSession(t *testing.T, got, want Session) {
 	check("User", got.User, want.User)
 	check("Outcome", got.Outcome, want.Outcome)
 	check("Status", got.Status, want.Status)
-	check("Cause", got.Cause, want.Cause)
-	if want.Outcome != "" && want.Cause == "" && want.Outcome == OutcomeFailed && got.Cause != "" {
-		t.Errorf("Cause: got %q, want none", got.Cause)
+	check("Kind", got.Kind, want.Kind)
+	check("Reason", got.Reason, want.Reason)
+	check("Cause.Code", got.Cause.Code, want.Cause.Code)
+	check("Cause.Name", got.Cause.Name, want.Cause.Name)
+	check("Cause.Meaning", got.Cause.Meaning, want.Cause.Meaning)
+	check("Cause.Detail", got.Cause.Detail, want.Cause.Detail)
+	if want.Services != nil && !slices.Equal(got.Services, want.Services) {
+		t.Errorf("Services: got %q, want %q", got.Services, want.Services)
 	}
 	if !want.Start.IsZero() {
 		if !got.Start.Equal(want.Start) {
@@ -356,7 +395,7 @@ func TestHostileStringsAreBounded(t *testing.T) {
 		t.Fatalf("got %d sessions", len(got))
 	}
 	s := got[0]
-	for name, v := range map[string]string{"Product": s.Product, "Version": s.Version, "Package": s.Package, "Cause": s.Cause} {
+	for name, v := range map[string]string{"Product": s.Product, "Version": s.Version, "Package": s.Package, "Cause": s.Cause.String()} {
 		if len(v) > maxField+8 {
 			t.Errorf("%s is %d bytes, want at most %d", name, len(v), maxField+8)
 		}
@@ -456,8 +495,8 @@ func TestInternalErrorCause(t *testing.T) {
 		end(at(300), "p.msi", "9"),
 	}
 	got := track(evs)
-	want := "Internal error 2503 (often %TEMP% permissions): The installer has encountered an unexpected error installing this package."
-	if len(got) != 1 || !strings.HasPrefix(got[0].Cause, want) || got[0].Outcome != OutcomeRolledBack {
+	want := "2503 internal error (often %TEMP% permissions): RunScript called when not marked in progress — The installer has encountered an unexpected error installing this package."
+	if len(got) != 1 || !strings.HasPrefix(got[0].Cause.String(), want) || got[0].Outcome != OutcomeFailed {
 		t.Fatalf("got %+v\nwant cause starting %q, rolled back", got, want)
 	}
 }
@@ -511,10 +550,10 @@ func TestOneTransactionRemovingTwoProducts(t *testing.T) {
 		byProduct[s.Product] = s
 	}
 	core, agent := byProduct["Suite Core 4"], byProduct["Suite Agent 4"]
-	if core.Outcome != OutcomeSucceeded || core.Cause != "upgrade: replaced by Suite 5 5.0" || core.ProductCode != a {
+	if core.Kind != KindUpgrade || core.Outcome != OutcomeSucceeded || core.Cause.Detail != "replaced by Suite 5 5.0" || core.ProductCode != a {
 		t.Errorf("Suite Core 4: %+v", core)
 	}
-	if agent.Outcome != OutcomeRolledBack || !strings.HasPrefix(agent.Cause, "Error 1921 (service): ") || agent.ProductCode != b {
+	if agent.Outcome != OutcomeFailed || agent.Cause.Code != "1921" || agent.Cause.Name != "service error" || agent.ProductCode != b {
 		t.Errorf("Suite Agent 4: %+v", agent)
 	}
 	for _, s := range got {

@@ -338,8 +338,8 @@ func printSummary(w io.Writer, res *analysis.Result, cfg analysis.Config) {
 	}
 	fmt.Fprintf(w, "%d findings: %d critical, %d high, %d medium, %d low, %d informational\n",
 		len(res.Findings), byLevel[rules.LevelCritical], byLevel[rules.LevelHigh], byLevel[rules.LevelMedium], byLevel[rules.LevelLow], byLevel[rules.LevelInformational])
-	if n := len(res.Sessions); n > 0 {
-		fmt.Fprintf(w, "%d uninstall sessions\n", n)
+	if n := len(res.Incidents); n > 0 {
+		fmt.Fprintf(w, "%d operations (installs, removals, upgrades…)\n", n)
 	}
 	if u := res.Unreadable(); len(u) > 0 {
 		fmt.Fprintf(w, "%d files could not be read:\n", len(u))

@@ -61,7 +61,13 @@ type findingLine struct {
 	Time     string            `json:"time"`
 	Computer string            `json:"computer"`
 	Fields   map[string]string `json:"fields"`
-	Events   []struct {
+	Summary  string            `json:"summary"`
+	Incident *struct {
+		Kind    string   `json:"kind"`
+		Outcome string   `json:"outcome"`
+		Signals []string `json:"signals"`
+	} `json:"incident"`
+	Events []struct {
 		File     string `json:"file"`
 		RecordID uint64 `json:"record_id"`
 		EventID  int    `json:"event_id"`
@@ -133,7 +139,16 @@ func TestScanFixturesFindWhatScenariosSay(t *testing.T) {
 			if byScenario[sc] == nil {
 				byScenario[sc] = map[string]int{}
 			}
+			// A rule is found when a finding carries its id or lists it
+			// among the signals folded into its incident.
 			byScenario[sc][f.RuleID]++
+			if f.Incident != nil {
+				for _, s := range f.Incident.Signals {
+					if s != f.RuleID {
+						byScenario[sc][s]++
+					}
+				}
+			}
 		}
 	}
 	scenarios := loadScenarios(t, root)

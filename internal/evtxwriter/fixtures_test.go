@@ -85,7 +85,10 @@ func TestFixturesUpToDate(t *testing.T) {
 	for _, e := range extra {
 		t.Errorf("testdata/evtx/%s comes from no scenario: delete it, or add its scenario to testdata/scenarios", e)
 	}
-	if total > 2<<20 {
-		t.Errorf("testdata/evtx holds %d bytes, more than the 2 MiB budget", total)
+	// Every channel file is at least 4 KiB + one 64 KiB chunk (the format
+	// fixes the chunk size), so the budget counts files more than events;
+	// git stores each mostly-empty chunk zlib-compressed in about 2 KiB.
+	if total > 4<<20 {
+		t.Errorf("testdata/evtx holds %d bytes, more than the 4 MiB budget", total)
 	}
 }

@@ -43,10 +43,74 @@ type Scenario struct {
 }
 
 // Expect is the machine-readable form of a scenario's comment block: the rule
-// ids (uninstall-events.md §7) a correct analyzer must report, and must not.
+// ids (uninstall-events.md §7) a correct analyzer must report, and must not,
+// and every incident it must report at medium or above.
 type Expect struct {
-	MustFind    []string `yaml:"must_find"`
+	// MustFind: some finding has this rule id, or lists it among the
+	// signals folded into it.
+	MustFind []string `yaml:"must_find"`
+	// MustNotFind: no finding has this rule id, nor lists it as a signal.
 	MustNotFind []string `yaml:"must_not_find"`
+	// Incidents is the complete list of incidents at medium or above:
+	// each must come out as exactly one finding, and nothing else at
+	// medium or above may be reported. Empty means "nothing at medium+".
+	Incidents []ExpectIncident `yaml:"incidents"`
+}
+
+// ExpectIncident is one incident a scenario (or a corpus collection, see
+// testdata/truth/corpus.yaml) must produce as exactly one finding.
+type ExpectIncident struct {
+	Kind    string `yaml:"kind"`    // one of IncidentKinds
+	Product string `yaml:"product"` // product, package or service as the logs name it (substring, case-insensitive)
+	Outcome string `yaml:"outcome"` // one of IncidentOutcomes
+	Reason  string `yaml:"reason"`  // unterminated only: one of UnterminatedReasons (optional)
+	Cause   string `yaml:"cause"`   // root cause code as the logs give it: MSI error, status or HRESULT (optional)
+	Level   string `yaml:"level"`   // medium, high or critical
+	Rule    string `yaml:"rule"`    // the finding's rule_id (optional)
+	Events  int    `yaml:"events"`  // minimum number of evidence events the finding lists (optional)
+}
+
+// The values an ExpectIncident may take; ParseScenario rejects others so a
+// typo in a scenario cannot silently expect nothing.
+var (
+	IncidentKinds = []string{"install", "removal", "upgrade", "repair", "patch", "appx_removal", "appx_deployment",
+		"update_removal", "agent_removal", "service_failure", "uninstaller_crash"}
+	IncidentOutcomes    = []string{"succeeded", "failed", "rolled back", "rollback failed", "unterminated", "superseded by upgrade", "crashed", "removed"}
+	UnterminatedReasons = []string{"power loss", "crash", "restart", "log ends", "unknown"}
+	IncidentLevels      = []string{"medium", "high", "critical"}
+)
+
+// Check reports the first field of e that is missing or not one of the
+// allowed values.
+func (e ExpectIncident) Check() error {
+	oneOf := func(name, v string, allowed []string, optional bool) error {
+		if v == "" && optional {
+			return nil
+		}
+		for _, a := range allowed {
+			if v == a {
+				return nil
+			}
+		}
+		return fmt.Errorf("%s %q is not one of %s", name, v, strings.Join(allowed, ", "))
+	}
+	if e.Product == "" {
+		return errors.New("incident has no product")
+	}
+	for _, err := range []error{
+		oneOf("kind", e.Kind, IncidentKinds, false),
+		oneOf("outcome", e.Outcome, IncidentOutcomes, false),
+		oneOf("reason", e.Reason, UnterminatedReasons, true),
+		oneOf("level", e.Level, IncidentLevels, false),
+	} {
+		if err != nil {
+			return fmt.Errorf("incident %s %q: %w", e.Kind, e.Product, err)
+		}
+	}
+	if e.Reason != "" && e.Outcome != "unterminated" {
+		return fmt.Errorf("incident %s %q: reason %q needs outcome unterminated", e.Kind, e.Product, e.Reason)
+	}
+	return nil
 }
 
 // Output is where a scenario's files go under testdata/evtx.
@@ -235,6 +299,11 @@ func ParseScenario(raw []byte) (*Scenario, error) {
 	}
 	s := &Scenario{Name: y.Name, Description: y.Description, Comment: leadingComment(raw), Computer: y.Computer, Expect: y.Expect,
 		Output: y.Output, FirstRecordID: y.FirstRecordID, RecordsPerChunk: y.RecordsPerChunk, CorruptRecord: y.CorruptRecord}
+	for i, inc := range y.Expect.Incidents {
+		if err := inc.Check(); err != nil {
+			return nil, fmt.Errorf("expect.incidents[%d]: %w", i, err)
+		}
+	}
 	var err error
 	if s.Events, err = s.parseEvents(y.Events, false); err != nil {
 		return nil, err

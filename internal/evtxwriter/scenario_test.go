@@ -51,6 +51,14 @@ func TestScenarioExpectations(t *testing.T) {
 					t.Errorf("must_find %s is not explained in the comment block", id)
 				}
 			}
+			for _, inc := range s.Expect.Incidents {
+				if inc.Rule != "" && !slices.Contains(ruleIDs, inc.Rule) {
+					t.Errorf("incident %s %q: unknown rule id %q", inc.Kind, inc.Product, inc.Rule)
+				}
+				if inc.Rule != "" && slices.Contains(s.Expect.MustNotFind, inc.Rule) {
+					t.Errorf("incident %s %q: rule %s is also in must_not_find", inc.Kind, inc.Product, inc.Rule)
+				}
+			}
 			if s.Output.File == "" && !strings.Contains(s.Comment, "MUST find") {
 				t.Errorf("comment block does not say what a correct analyzer MUST find")
 			}
@@ -75,6 +83,12 @@ func TestParseScenarioErrors(t *testing.T) {
 		{"two binaries", head + "events:\n  - {time: 2026-01-01T00:00:00Z, channel: A, provider: P, event_id: 1, binary: \"00\", binary_ascii: x}\n", "only one of"},
 		{"record_id outside slack", head + "events:\n  - {time: 2026-01-01T00:00:00Z, channel: A, provider: P, event_id: 1, record_id: 5}\n", "only for slack"},
 		{"slack without record_id", head + "events:\n" + ev + "slack:\n" + ev, "need a record_id"},
+		{"incident kind", head + "expect: {incidents: [{kind: uninstall, product: X, outcome: failed, level: high}]}\nevents:\n" + ev, `kind "uninstall"`},
+		{"incident outcome", head + "expect: {incidents: [{kind: removal, product: X, outcome: rolledback, level: high}]}\nevents:\n" + ev, `outcome "rolledback"`},
+		{"incident level", head + "expect: {incidents: [{kind: removal, product: X, outcome: failed, level: low}]}\nevents:\n" + ev, `level "low"`},
+		{"incident product", head + "expect: {incidents: [{kind: removal, outcome: failed, level: high}]}\nevents:\n" + ev, "no product"},
+		{"reason needs unterminated", head + "expect: {incidents: [{kind: removal, product: X, outcome: failed, reason: crash, level: high}]}\nevents:\n" + ev, "needs outcome unterminated"},
+		{"incident unknown key", head + "expect: {incidents: [{kind: removal, product: X, outcome: failed, level: high, colour: red}]}\nevents:\n" + ev, "colour"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseScenario([]byte(tc.yaml))
