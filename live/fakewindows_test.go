@@ -2,6 +2,7 @@ package live
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -61,6 +62,8 @@ type fakeChannel struct {
 	partial    int  // EvtNext returns at most this many at once (0: no cap)
 	slow       bool // a query's EvtNext with a finite timeout fails with ERROR_TIMEOUT
 	failOpens  int  // the next n Query/Subscribe fail (RPC_S_SERVER_UNAVAILABLE)
+	openLimit  int  // Query/Subscribe fail after this many successful opens (0: never)
+	opens      int
 	missing    bool // ERROR_EVT_CHANNEL_NOT_FOUND
 	denied     bool // ERROR_ACCESS_DENIED
 }
@@ -77,6 +80,7 @@ type fakeQuery struct {
 	ch     *fakeChannel
 	name   string
 	pos    uint64 // seq of the next record to hand out
+	xpath  string
 	sub    bool
 	closed bool
 }
@@ -169,10 +173,11 @@ func (f *fakeWindows) addForwarded(channel string, originID uint64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c := f.ch(channel)
-	f.noMeta["Microsoft-Windows-Security-Auditing"] = true
 	ri := `<RenderingInfo Culture='en-US'><Message>An account was successfully logged on.</Message><Level>Information</Level></RenderingInfo>`
 	xml := strings.Replace(eventXML("Microsoft-Windows-Security-Auditing", 4624, originID, "Security", "WKS1", nil, ri), "<EventData></EventData>", "", 1)
-	f.appendLocked(c, fakeRecord{xml: xml})
+	// The collector has the provider too: formatting here would give the
+	// local text, not the origin's.
+	f.appendLocked(c, fakeRecord{xml: xml, msg: "local text"})
 }
 
 // addBroken appends a record that cannot be rendered.
@@ -238,11 +243,12 @@ func (f *fakeWindows) Query(channel, xpath string, flags uint32) (wevtapi.Handle
 	if err := c.openCheck(); err != nil {
 		return 0, err
 	}
-	if c.failOpens > 0 {
-		c.failOpens--
+	if c.failOpens > 0 || (c.openLimit > 0 && c.opens >= c.openLimit) {
+		c.failOpens = max(c.failOpens-1, 0)
 		return 0, wevtapi.RPCServerUnavailable
 	}
-	return f.newHandle(&fakeQuery{ch: c, name: channel, pos: c.firstSeq()}), nil
+	c.opens++
+	return f.newHandle(&fakeQuery{ch: c, name: channel, pos: c.firstSeq(), xpath: xpath}), nil
 }
 
 func (c *fakeChannel) firstSeq() uint64 {
@@ -317,11 +323,12 @@ func (f *fakeWindows) Subscribe(sig signal, channel, xpath string, bookmark wevt
 	if err := c.openCheck(); err != nil {
 		return 0, err
 	}
-	if c.failOpens > 0 {
-		c.failOpens--
+	if c.failOpens > 0 || (c.openLimit > 0 && c.opens >= c.openLimit) {
+		c.failOpens = max(c.failOpens-1, 0)
 		return 0, wevtapi.RPCServerUnavailable
 	}
-	q := &fakeQuery{ch: c, name: channel, sub: true, pos: c.firstSeq()}
+	c.opens++
+	q := &fakeQuery{ch: c, name: channel, sub: true, pos: c.firstSeq(), xpath: xpath}
 	switch flags & 3 {
 	case wevtapi.SubscribeToFutureEvents:
 		q.pos = c.seq + 1
@@ -331,7 +338,7 @@ func (f *fakeWindows) Subscribe(sig signal, channel, xpath string, bookmark wevt
 			return 0, wevtapi.ErrorInvalidParameter
 		}
 		f.queries[len(f.queries)-1] += fmt.Sprintf(" %d", bm.id)
-		i := c.index(bm.id)
+		i := c.indexIn(bm.id, xpath)
 		if i < 0 && flags&wevtapi.SubscribeStrict != 0 {
 			return 0, wevtapi.ErrorNotFound
 		}
@@ -340,7 +347,7 @@ func (f *fakeWindows) Subscribe(sig signal, channel, xpath string, bookmark wevt
 			// closest to the bookmarked event"
 			best := 0
 			for j, r := range c.recs {
-				if absDiff(r.id, bm.id) < absDiff(c.recs[best].id, bm.id) {
+				if xpathMatches(xpath, r.xml) && absDiff(r.id, bm.id) <= absDiff(c.recs[best].id, bm.id) {
 					best = j
 				}
 			}
@@ -354,6 +361,30 @@ func (f *fakeWindows) Subscribe(sig signal, channel, xpath string, bookmark wevt
 		c.subs = append(c.subs, s)
 	}
 	return f.newHandle(q), nil
+}
+
+// indexIn is index within the result set of xpath.
+func (c *fakeChannel) indexIn(id uint64, xpath string) int {
+	i := c.index(id)
+	if i >= 0 && !xpathMatches(xpath, c.recs[i].xml) {
+		return -1
+	}
+	return i
+}
+
+// xpathMatches understands the "EventID=n" terms of the queries the
+// filter builds; anything else matches every record.
+func xpathMatches(xpath, xml string) bool {
+	terms := regexp.MustCompile(`EventID=(\d+)`).FindAllStringSubmatch(xpath, -1)
+	if len(terms) == 0 {
+		return true
+	}
+	for _, t := range terms {
+		if strings.Contains(xml, ">"+t[1]+"</EventID>") {
+			return true
+		}
+	}
+	return false
 }
 
 func absDiff(a, b uint64) uint64 {
@@ -376,7 +407,7 @@ func (f *fakeWindows) Next(rs wevtapi.Handle, events []wevtapi.Handle, timeoutMi
 	}
 	var avail []fakeRecord
 	for _, r := range c.recs {
-		if r.seq >= q.pos {
+		if r.seq >= q.pos && xpathMatches(q.xpath, r.xml) {
 			avail = append(avail, r)
 		}
 	}

@@ -69,7 +69,7 @@ const (
 // Infinite is the INFINITE timeout of EvtNext: wait until the service has
 // the records (Microsoft's query samples use it; a short timeout fails a
 // busy query with ERROR_TIMEOUT).
-const Infinite = 0xFFFFFFFF
+const Infinite uint32 = 0xFFFFFFFF
 
 // EvtGetEventMetadataProperty property ids.
 const (
