@@ -49,7 +49,7 @@ func exportPublisher(provider, source string) ([]messages.Entry, error) {
 		if d.MessageID == noMessageID || d.MessageID == 0 {
 			continue
 		}
-		text, ferr := wevtapi.FormatMessage(meta, 0, d.MessageID, wevtapi.FormatMessageID)
+		text, _, ferr := wevtapi.FormatMessage(meta, 0, d.MessageID, wevtapi.FormatMessageID)
 		if ferr != nil || text == "" {
 			continue
 		}

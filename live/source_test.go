@@ -31,9 +31,9 @@ func collect(t *testing.T, s *Source) (map[string][]uint64, []error) {
 	return got, errs
 }
 
-func openFake(t *testing.T, log *fakeLog, cfg Config) *Source {
+func openFake(t *testing.T, log *fakeWindows, cfg Config) *Source {
 	t.Helper()
-	cfg.log = log
+	cfg.log = newAPILog(log)
 	if cfg.Channels == nil {
 		cfg.Channels = []string{"Application", "System"}
 	}
@@ -135,20 +135,22 @@ func TestIncrementalRunsSeeEachEventOnce(t *testing.T) {
 func TestLogClearedOrRolledOver(t *testing.T) {
 	tests := []struct {
 		name       string
-		change     func(*fakeLog)
+		change     func(*fakeWindows)
 		infoFails  bool
 		want       []uint64
 		wantNotice string
 	}{
-		{"rolled over", func(l *fakeLog) { l.add("Application", 1, 4); l.drop("Application", 7) }, false, ids(8, 9),
+		{"rolled over", func(l *fakeWindows) { l.add("Application", 1, 4); l.drop("Application", 7) }, false, ids(8, 9),
 			"records 6 to 7 are gone (the last run stopped at 5, the oldest record now is 8)"},
-		{"rolled over exactly to the next record is fine", func(l *fakeLog) { l.add("Application", 1, 2); l.drop("Application", 5) }, false, ids(6, 7), ""},
-		{"cleared and refilled", func(l *fakeLog) { l.clearLog("Application"); l.add("Application", 1, 2) }, false, ids(1, 2),
+		{"rolled over exactly to the next record is fine", func(l *fakeWindows) { l.add("Application", 1, 2); l.drop("Application", 5) }, false, ids(6, 7), ""},
+		{"cleared and refilled", func(l *fakeWindows) { l.clearLog("Application"); l.add("Application", 1, 2) }, false, ids(1, 2),
 			"newest record is 2 but the last run stopped at record 5: the log was cleared"},
-		{"cleared and empty", func(l *fakeLog) { l.clearLog("Application") }, false, nil,
+		{"cleared and empty", func(l *fakeWindows) { l.clearLog("Application") }, false, nil,
 			"log is empty but the last run stopped at record 5"},
-		{"stale bookmark found by the query", func(l *fakeLog) { l.add("Application", 1, 4); l.drop("Application", 7) }, true, ids(8, 9),
-			"record 5 of the last run is no longer in the log"},
+		// Without the log's range the loss cannot be told from a changed
+		// filter: EvtSeek (non-strict) lands on the first record after the
+		// bookmark's id, and nothing that is still there is skipped.
+		{"rolled over, range unknown", func(l *fakeWindows) { l.add("Application", 1, 4); l.drop("Application", 7) }, true, ids(8, 9), ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -161,9 +163,9 @@ func TestLogClearedOrRolledOver(t *testing.T) {
 				t.Fatal(err)
 			}
 			tt.change(log)
-			var l eventLog = log
+			var l eventLog = newAPILog(log)
 			if tt.infoFails {
-				l = infoFailing{log}
+				l = infoFailing{l}
 			}
 			s2, err := Open(context.Background(), Config{StatePath: statePath, Channels: []string{"Application"}, log: l})
 			if err != nil {
@@ -193,7 +195,7 @@ func TestLogClearedOrRolledOver(t *testing.T) {
 			if err := s2.Commit(); err != nil {
 				t.Fatal(err)
 			}
-			s3, _ := Open(context.Background(), Config{StatePath: statePath, Channels: []string{"Application"}, log: log})
+			s3, _ := Open(context.Background(), Config{StatePath: statePath, Channels: []string{"Application"}, log: newAPILog(log)})
 			got, _ = collect(t, s3)
 			if len(got) != 0 || len(s3.Notices()) != 0 {
 				t.Errorf("run after recovery read %v, notices %q", got, s3.Notices())
@@ -204,7 +206,7 @@ func TestLogClearedOrRolledOver(t *testing.T) {
 
 // infoFailing hides the log's record range, so only the query can tell
 // that a bookmark is stale.
-type infoFailing struct{ *fakeLog }
+type infoFailing struct{ eventLog }
 
 func (infoFailing) Info(string) (logInfo, error) { return logInfo{}, errors.New("access denied") }
 
@@ -221,7 +223,7 @@ func TestBatchTooLargeIsReadAgainWithSmallerBatches(t *testing.T) {
 		t.Errorf("read %v, want 1-50 once each", got["Application"])
 	}
 	// 64 → 32 → 16 → 8: three refusals, three re-opens.
-	if q := strings.Join(log.queries, ","); q != "Query Application 0,Query Application 0,Query Application 0,Query Application 0" {
+	if q := strings.Join(log.queries, ","); q != "Query Application,Query Application,Query Application,Query Application" {
 		t.Errorf("queries %s", q)
 	}
 }
@@ -383,18 +385,6 @@ func TestFollow(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	// The log is cleared while we follow: reported, read from the oldest.
-	log.clearLog("Application")
-	log.mu.Lock()
-	log.ch("Application").staleOnce = true
-	log.mu.Unlock()
-	log.add("Application", 1, 1)
-	if got := next(1); fmt.Sprint(got) != "[1]" {
-		t.Errorf("after clear %v", got)
-	}
-	if n := strings.Join(s.Notices(), "\n"); !strings.Contains(n, "cleared or rolled over while following") {
-		t.Errorf("notices %q", n)
-	}
 	cancel()
 	select {
 	case <-done:
@@ -406,7 +396,7 @@ func TestFollow(t *testing.T) {
 func TestOpenCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := Open(ctx, Config{log: newFakeLog()}); !errors.Is(err, context.Canceled) {
+	if _, err := Open(ctx, Config{log: newAPILog(newFakeLog())}); !errors.Is(err, context.Canceled) {
 		t.Errorf("err %v", err)
 	}
 }
@@ -428,6 +418,10 @@ func TestPickChannels(t *testing.T) {
 	}
 }
 
+// TestBookmarkedRecordIsNotRepeated: EvtSeek one past the bookmark when
+// the bookmark is the newest record lands, non-strict, on "the last record
+// within the boundary" — the bookmarked record itself — which must not be
+// handed out again.
 func TestBookmarkedRecordIsNotRepeated(t *testing.T) {
 	statePath := filepath.Join(t.TempDir(), "state.json")
 	log := newFakeLog()
@@ -435,15 +429,16 @@ func TestBookmarkedRecordIsNotRepeated(t *testing.T) {
 	s := openFake(t, log, Config{StatePath: statePath, Channels: []string{"Application"}})
 	collect(t, s)
 	s.Commit()
-	log.ch("Application").inclusive = true
-	log.add("Application", 1, 2)
 	s2 := openFake(t, log, Config{StatePath: statePath, Channels: []string{"Application"}})
 	got, _ := collect(t, s2)
-	if fmt.Sprint(got["Application"]) != "[4 5]" {
-		t.Errorf("read %v, want [4 5]", got)
+	if len(got["Application"]) != 0 || s2.Stats()[0].Records != 0 {
+		t.Errorf("read %v (Records %d), want nothing: record 3 was handled last run", got, s2.Stats()[0].Records)
 	}
-	if st := s2.Stats()[0]; st.Records != 2 {
-		t.Errorf("Records = %d, want 2 (the repeated bookmark record is not counted)", st.Records)
+	s2.Commit()
+	log.add("Application", 1, 2)
+	s3 := openFake(t, log, Config{StatePath: statePath, Channels: []string{"Application"}})
+	if got, _ := collect(t, s3); fmt.Sprint(got["Application"]) != "[4 5]" {
+		t.Errorf("read %v, want [4 5]", got)
 	}
 }
 

@@ -4,106 +4,11 @@ package wevtapi
 
 import (
 	"errors"
+	"strings"
 	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/windows"
-)
-
-// A Handle is an EVT_HANDLE. Close every handle the API returns.
-type Handle uintptr
-
-// EvtQuery flags.
-const (
-	QueryChannelPath         = 0x1
-	QueryFilePath            = 0x2
-	QueryForwardDirection    = 0x100
-	QueryReverseDirection    = 0x200
-	QueryTolerateQueryErrors = 0x1000
-)
-
-// EvtSubscribe flags.
-const (
-	SubscribeToFutureEvents      = 1
-	SubscribeStartAtOldestRecord = 2
-	SubscribeStartAfterBookmark  = 3
-	SubscribeTolerateQueryErrors = 0x1000
-	SubscribeStrict              = 0x10000
-)
-
-// EvtSeek flags.
-const (
-	SeekRelativeToFirst    = 1
-	SeekRelativeToLast     = 2
-	SeekRelativeToCurrent  = 3
-	SeekRelativeToBookmark = 4
-	SeekStrict             = 0x10000
-)
-
-// EvtRender flags.
-const (
-	RenderEventValues = 0
-	RenderEventXML    = 1
-	RenderBookmark    = 2
-)
-
-// EvtFormatMessage flags.
-const (
-	FormatMessageEvent    = 1
-	FormatMessageLevel    = 2
-	FormatMessageTask     = 3
-	FormatMessageOpcode   = 4
-	FormatMessageKeyword  = 5
-	FormatMessageChannel  = 6
-	FormatMessageProvider = 7
-	FormatMessageID       = 8
-	FormatMessageXML      = 9
-)
-
-// EvtOpenLog flags and EvtGetLogInfo property ids.
-const (
-	OpenChannelPath = 1
-	OpenFilePath    = 2
-
-	LogNumberOfLogRecords = 5
-	LogOldestRecordNumber = 6
-)
-
-// EvtGetEventMetadataProperty property ids.
-const (
-	EventMetadataEventID        = 0
-	EventMetadataEventVersion   = 1
-	EventMetadataEventChannel   = 2
-	EventMetadataEventLevel     = 3
-	EventMetadataEventOpcode    = 4
-	EventMetadataEventTask      = 5
-	EventMetadataEventKeyword   = 6
-	EventMetadataEventMessageID = 7
-	EventMetadataEventTemplate  = 8
-)
-
-// Errors the API returns that callers act on.
-const (
-	ErrorFileNotFound                  syscall.Errno = 2
-	ErrorInvalidHandle                 syscall.Errno = 6
-	ErrorInsufficientBuffer            syscall.Errno = 122
-	ErrorNoMoreItems                   syscall.Errno = 259
-	ErrorNotFound                      syscall.Errno = 1168
-	ErrorTimeout                       syscall.Errno = 1460
-	RPCServerUnavailable               syscall.Errno = 1722
-	RPCInvalidBound                    syscall.Errno = 1734 // batch too large; the read position moved anyway
-	RPCCallCancelled                   syscall.Errno = 1818
-	ErrorInvalidOperation              syscall.Errno = 4317
-	ErrorEvtPublisherMetadataNotFound  syscall.Errno = 15002
-	ErrorEvtInvalidEventData           syscall.Errno = 15005
-	ErrorEvtChannelNotFound            syscall.Errno = 15007
-	ErrorEvtQueryResultStale           syscall.Errno = 15011
-	ErrorEvtQueryResultInvalidPosition syscall.Errno = 15012
-	ErrorEvtMessageNotFound            syscall.Errno = 15027
-	ErrorEvtMessageIDNotFound          syscall.Errno = 15028
-	ErrorEvtUnresolvedValueInsert      syscall.Errno = 15029
-	ErrorEvtUnresolvedParameterInsert  syscall.Errno = 15030
-	ErrorEvtPublisherDisabled          syscall.Errno = 15037
 )
 
 var (
@@ -130,13 +35,22 @@ var (
 	procEvtGetEventMetadataProperty = modwevtapi.NewProc("EvtGetEventMetadataProperty")
 )
 
-// lastErr turns the error of a failed call into a syscall.Errno, never nil.
+// lastErr turns the error of a failed call into an Errno, never nil.
 func lastErr(err error) error {
 	var errno syscall.Errno
 	if errors.As(err, &errno) && errno != 0 {
-		return errno
+		return Errno(errno)
 	}
-	return syscall.EINVAL
+	return ErrorInvalidParameter
+}
+
+// errnoText is the system's text for a code ("" when it has none).
+func errnoText(e Errno) string {
+	s := syscall.Errno(e).Error()
+	if strings.HasPrefix(s, "winapi error") || strings.HasPrefix(s, "errno ") {
+		return ""
+	}
+	return strings.TrimRight(s, ". \r\n")
 }
 
 // utf16Ptr converts s for a LPCWSTR argument; "" becomes NULL.
@@ -216,34 +130,18 @@ func Seek(resultSet Handle, position int64, bookmark Handle, flags uint32) error
 }
 
 // RenderXML renders an event (RenderEventXML) or a bookmark
-// (RenderBookmark) as XML text. buf is a reusable buffer that grows as
-// needed. BufferUsed is in bytes and not trusted past sizing: the text
-// ends at the first NUL within the buffer.
+// (RenderBookmark) as XML text through RenderString's buffer protocol;
+// buf is a reusable buffer that grows as needed.
 func RenderXML(fragment Handle, flags uint32, buf *[]uint16) (string, error) {
-	if len(*buf) == 0 {
-		*buf = make([]uint16, 8192)
-	}
-	for range 4 {
+	return RenderString(func(b []uint16) (uint32, error) {
 		var used, props uint32
-		r, _, e := procEvtRender.Call(0, uintptr(fragment), uintptr(flags), uintptr(len(*buf)*2),
-			uintptr(unsafe.Pointer(&(*buf)[0])), uintptr(unsafe.Pointer(&used)), uintptr(unsafe.Pointer(&props)))
-		if r != 0 {
-			return windows.UTF16ToString(*buf), nil
+		r, _, e := procEvtRender.Call(0, uintptr(fragment), uintptr(flags), uintptr(len(b)*2),
+			uintptr(unsafe.Pointer(&b[0])), uintptr(unsafe.Pointer(&used)), uintptr(unsafe.Pointer(&props)))
+		if r == 0 {
+			return used, lastErr(e)
 		}
-		err := lastErr(e)
-		if err != ErrorInsufficientBuffer {
-			return "", err
-		}
-		n := int(used/2) + 1
-		if n <= len(*buf) {
-			n = 2 * len(*buf)
-		}
-		if n > 64<<20 {
-			return "", errors.New("wevtapi: rendered event larger than 128 MiB")
-		}
-		*buf = make([]uint16, n)
-	}
-	return "", ErrorInsufficientBuffer
+		return used, nil
+	}, buf)
 }
 
 // CreateBookmark creates a bookmark, from its XML or empty for "".
@@ -303,15 +201,16 @@ const (
 	varTypeUInt64 = 10
 )
 
-// LogInfo returns a channel's record count and oldest record number.
-func LogInfo(channel string) (count, oldest uint64, err error) {
+// LogInfo returns a channel's record count, oldest record number and
+// creation time (a FILETIME, which changes when the log is cleared).
+func LogInfo(channel string) (count, oldest, created uint64, err error) {
 	c, err := utf16Ptr(channel)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	r, _, e := procEvtOpenLog.Call(0, uintptr(unsafe.Pointer(c)), OpenChannelPath)
 	if r == 0 {
-		return 0, 0, lastErr(e)
+		return 0, 0, 0, lastErr(e)
 	}
 	h := Handle(r)
 	defer Close(h)
@@ -328,12 +227,13 @@ func LogInfo(channel string) (count, oldest uint64, err error) {
 		return v.Value, nil
 	}
 	if count, err = get(LogNumberOfLogRecords); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	if oldest, err = get(LogOldestRecordNumber); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
-	return count, oldest, nil
+	created, _ = get(LogCreationTime) // not every channel type has one
+	return count, oldest, created, nil
 }
 
 // OpenPublisherMetadata opens a provider's metadata for message
@@ -351,40 +251,23 @@ func OpenPublisherMetadata(publisher string) (Handle, error) {
 }
 
 // FormatMessage formats an event's message (FormatMessageEvent, with
-// event set) or a metadata message by id (FormatMessageID, event 0). The
-// buffer is sized first with a NULL call, since a too-small buffer can
-// succeed with truncated text (elastic/beats#41245); sizes are in
-// characters. Unresolved inserts (15029, 15030) still return the text.
-func FormatMessage(publisherMetadata, event Handle, messageID uint32, flags uint32) (string, error) {
-	var used uint32
-	r, _, e := procEvtFormatMessage.Call(uintptr(publisherMetadata), uintptr(event), uintptr(messageID), 0, 0,
-		uintptr(flags), 0, 0, uintptr(unsafe.Pointer(&used)))
-	if r != 0 {
-		return "", nil // empty message
-	}
-	if err := lastErr(e); err != ErrorInsufficientBuffer {
-		return "", err
-	}
-	for range 4 {
-		if used == 0 || used > 16<<20 {
-			return "", errors.New("wevtapi: EvtFormatMessage asked for an implausible buffer size")
+// event set) or a metadata message by id (FormatMessageID, event 0)
+// through FormatString's buffer protocol (sizes in characters). unresolved
+// reports text returned with inserts Windows could not fill.
+func FormatMessage(publisherMetadata, event Handle, messageID uint32, flags uint32) (text string, unresolved bool, err error) {
+	return FormatString(func(b []uint16) (uint32, error) {
+		var used uint32
+		var p uintptr
+		if len(b) > 0 {
+			p = uintptr(unsafe.Pointer(&b[0]))
 		}
-		buf := make([]uint16, used+1)
-		r, _, e = procEvtFormatMessage.Call(uintptr(publisherMetadata), uintptr(event), uintptr(messageID), 0, 0,
-			uintptr(flags), uintptr(len(buf)), uintptr(unsafe.Pointer(&buf[0])), uintptr(unsafe.Pointer(&used)))
-		if r != 0 {
-			return windows.UTF16ToString(buf), nil
+		r, _, e := procEvtFormatMessage.Call(uintptr(publisherMetadata), uintptr(event), uintptr(messageID), 0, 0,
+			uintptr(flags), uintptr(len(b)), p, uintptr(unsafe.Pointer(&used)))
+		if r == 0 {
+			return used, lastErr(e)
 		}
-		switch err := lastErr(e); err {
-		case ErrorInsufficientBuffer:
-			continue
-		case ErrorEvtUnresolvedValueInsert, ErrorEvtUnresolvedParameterInsert:
-			return windows.UTF16ToString(buf), nil
-		default:
-			return "", err
-		}
-	}
-	return "", ErrorInsufficientBuffer
+		return used, nil
+	})
 }
 
 // nextString calls an enumeration function of the EvtNextChannelPath shape

@@ -29,7 +29,7 @@ func TestChannelsAndPublishers(t *testing.T) {
 }
 
 func TestQueryRenderBookmarkFormat(t *testing.T) {
-	count, oldest, err := LogInfo("System")
+	count, oldest, _, err := LogInfo("System")
 	if err != nil || count == 0 || oldest == 0 {
 		t.Fatalf("LogInfo(System) = %d, %d, %v", count, oldest, err)
 	}
@@ -75,7 +75,7 @@ func TestQueryRenderBookmarkFormat(t *testing.T) {
 	}
 	for _, e := range evs {
 		if e.ID == 1102 && e.MessageID != 0 && e.MessageID != 0xFFFFFFFF {
-			msg, err := FormatMessage(meta, 0, e.MessageID, FormatMessageID)
+			msg, _, err := FormatMessage(meta, 0, e.MessageID, FormatMessageID)
 			if err != nil || !strings.Contains(strings.ToLower(msg), "log") {
 				t.Errorf("1102 message %q, %v", msg, err)
 			}

@@ -1,0 +1,5 @@
+//go:build !windows
+
+package wevtapi
+
+func errnoText(Errno) string { return "" }

@@ -1,0 +1,270 @@
+package live
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/evtxscan/evtxscan/internal/wevtapi"
+)
+
+// evtAPI is the part of wevtapi.dll the live mode calls, one method per
+// API function, with wevtapi's signatures. The Windows implementation
+// (eventlog_windows.go) forwards to internal/wevtapi; tests use a model of
+// the service as Microsoft documents it (fakewindows_test.go), so the
+// logic of apiLog runs on every system.
+type evtAPI interface {
+	Query(channel, xpath string, flags uint32) (wevtapi.Handle, error)
+	Seek(resultSet wevtapi.Handle, position int64, bookmark wevtapi.Handle, flags uint32) error
+	Subscribe(signal signal, channel, xpath string, bookmark wevtapi.Handle, flags uint32) (wevtapi.Handle, error)
+	Next(resultSet wevtapi.Handle, events []wevtapi.Handle, timeoutMillis uint32) (int, error)
+	Render(fragment wevtapi.Handle, flags uint32, buf *[]uint16) (string, error)
+	CreateBookmark(xml string) (wevtapi.Handle, error)
+	UpdateBookmark(bookmark, event wevtapi.Handle) error
+	LogInfo(channel string) (count, oldest, created uint64, err error)
+	OpenPublisherMetadata(provider string) (wevtapi.Handle, error)
+	FormatMessage(meta, event wevtapi.Handle, messageID, flags uint32) (text string, unresolved bool, err error)
+	Close(h wevtapi.Handle) error
+	// NewSignal creates the event object a pull subscription sets when
+	// records arrive (CreateEvent, manual reset, initially set).
+	NewSignal() (signal, error)
+}
+
+// signal is a Windows event object as a pull subscription uses it.
+type signal interface {
+	// Reset clears the signal (ResetEvent).
+	Reset()
+	// Wait returns true when the signal is set, false after timeout
+	// (WaitForSingleObject).
+	Wait(timeout time.Duration) (bool, error)
+	Close() error
+}
+
+// apiLog is the eventLog over the Event Log API.
+type apiLog struct {
+	api      evtAPI
+	messages messageCache
+	mu       sync.Mutex
+	meta     map[string]wevtapi.Handle // publisher metadata by provider
+}
+
+func newAPILog(api evtAPI) *apiLog {
+	return &apiLog{api: api, meta: map[string]wevtapi.Handle{}}
+}
+
+func (l *apiLog) Info(channel string) (logInfo, error) {
+	count, oldest, _, err := l.api.LogInfo(channel)
+	if err != nil {
+		return logInfo{}, describe(err)
+	}
+	if count == 0 {
+		return logInfo{}, nil
+	}
+	return logInfo{Oldest: oldest, Newest: oldest + count - 1}, nil
+}
+
+func (l *apiLog) Query(channel, xpath string, after uint64) (recordReader, error) {
+	h, err := l.api.Query(channel, xpath, wevtapi.QueryChannelPath|wevtapi.QueryForwardDirection)
+	if err != nil {
+		return nil, describe(err)
+	}
+	if after != 0 {
+		bm, err := l.api.CreateBookmark(bookmarkXML(channel, after))
+		if err != nil {
+			l.api.Close(h)
+			return nil, describe(err)
+		}
+		defer l.api.Close(bm)
+		_ = l.api.Seek(h, 1, bm, wevtapi.SeekRelativeToBookmark)
+	}
+	return &apiReader{log: l, h: h}, nil
+}
+
+func (l *apiLog) Subscribe(channel, xpath string, after uint64) (subscription, error) {
+	sig, err := l.api.NewSignal()
+	if err != nil {
+		return nil, err
+	}
+	var bm wevtapi.Handle
+	flags := uint32(wevtapi.SubscribeStartAtOldestRecord)
+	if after != 0 {
+		if bm, err = l.api.CreateBookmark(bookmarkXML(channel, after)); err != nil {
+			sig.Close()
+			return nil, describe(err)
+		}
+		defer l.api.Close(bm)
+		flags = wevtapi.SubscribeStartAfterBookmark
+	}
+	h, err := l.api.Subscribe(sig, channel, xpath, bm, flags)
+	if err != nil {
+		sig.Close()
+		if isStale(err) {
+			return nil, fmt.Errorf("%w: %v", errStaleBookmark, err)
+		}
+		return nil, describe(err)
+	}
+	return &apiReader{log: l, h: h, signal: sig}, nil
+}
+
+func (l *apiLog) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for p, h := range l.meta {
+		l.api.Close(h)
+		delete(l.meta, p)
+	}
+	return nil
+}
+
+// isStale reports the errors that mean "the position is gone": the log
+// was cleared or rolled over under the bookmark or the open query.
+func isStale(err error) bool {
+	return errors.Is(err, wevtapi.ErrorNotFound) || errors.Is(err, wevtapi.ErrorEvtQueryResultStale) ||
+		errors.Is(err, wevtapi.ErrorEvtQueryResultInvalidPosition)
+}
+
+// describe adds what to do to the errors a user can fix.
+func describe(err error) error {
+	switch {
+	case errors.Is(err, wevtapi.ErrorAccessDenied):
+		return fmt.Errorf("%w (reading the Security log needs an administrator or a member of Event Log Readers)", err)
+	case errors.Is(err, wevtapi.ErrorEvtChannelNotFound):
+		return fmt.Errorf("%w (list the channels with: wevtutil el)", err)
+	}
+	return err
+}
+
+// apiReader reads a query or subscription in batches.
+type apiReader struct {
+	log     *apiLog
+	h       wevtapi.Handle
+	signal  signal // subscriptions only
+	handles []wevtapi.Handle
+	buf     []uint16
+	bm      wevtapi.Handle // bookmark used to learn each record's channel id
+	bmBuf   []uint16
+}
+
+func (r *apiReader) Next(max int) ([]record, error) {
+	api := r.log.api
+	if cap(r.handles) < max {
+		r.handles = make([]wevtapi.Handle, max)
+	}
+	handles := r.handles[:max]
+	if r.signal != nil {
+		// Reset before draining: a signal that comes while we read stays
+		// set, so Wait returns at once instead of missing it.
+		r.signal.Reset()
+	}
+	n, err := api.Next(r.h, handles, 0)
+	switch {
+	case errors.Is(err, wevtapi.RPCInvalidBound):
+		return nil, errBatchTooLarge
+	case err != nil && isStale(err):
+		return nil, fmt.Errorf("%w: %v", errStaleBookmark, err)
+	case err != nil:
+		return nil, describe(err)
+	}
+	out := make([]record, n)
+	for i, h := range handles[:n] {
+		out[i] = r.render(h)
+		api.Close(h)
+	}
+	return out, nil
+}
+
+// render turns one event handle into a record with its message. The
+// record id comes first, so that even a record that cannot be rendered
+// moves the position on (a "poison" record is counted lost, not retried
+// forever).
+func (r *apiReader) render(h wevtapi.Handle) record {
+	api := r.log.api
+	var rec record
+	// The record id in this channel comes from a bookmark: for forwarded
+	// events System/EventRecordID is the origin's and useless as a position.
+	if r.bm == 0 {
+		r.bm, _ = api.CreateBookmark("")
+	}
+	if r.bm != 0 && api.UpdateBookmark(r.bm, h) == nil {
+		if bx, err := api.Render(r.bm, wevtapi.RenderBookmark, &r.bmBuf); err == nil {
+			rec.RecordID, _ = bookmarkRecordID(bx)
+		}
+	}
+	xml, err := api.Render(h, wevtapi.RenderEventXML, &r.buf)
+	if err != nil {
+		rec.Err = fmt.Errorf("EvtRender: %w", err)
+		return rec
+	}
+	rec.XML = []byte(xml)
+	if provider, id, ok := providerAndID(rec.XML); ok {
+		rec.Message = r.log.message(provider, id, h)
+	}
+	return rec
+}
+
+// message formats an event's message, remembering providers and events
+// without one.
+func (l *apiLog) message(provider string, id uint16, event wevtapi.Handle) string {
+	if l.messages.skip(provider, id) {
+		return ""
+	}
+	l.mu.Lock()
+	meta, ok := l.meta[provider]
+	if !ok {
+		var err error
+		meta, err = l.api.OpenPublisherMetadata(provider)
+		if err != nil {
+			l.mu.Unlock()
+			l.messages.missingProvider(provider)
+			return ""
+		}
+		l.meta[provider] = meta
+	}
+	l.mu.Unlock()
+	msg, _, err := l.api.FormatMessage(meta, event, 0, wevtapi.FormatMessageEvent)
+	if err != nil || msg == "" {
+		if errors.Is(err, wevtapi.ErrorEvtMessageNotFound) || errors.Is(err, wevtapi.ErrorEvtMessageIDNotFound) || err == nil {
+			l.messages.missingMessage(provider, id)
+		}
+		return ""
+	}
+	return msg
+}
+
+func (r *apiReader) Wait(ctx context.Context, timeout time.Duration) error {
+	if r.signal == nil {
+		return nil
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		slice := min(time.Until(deadline), 250*time.Millisecond)
+		if slice <= 0 {
+			return nil
+		}
+		set, err := r.signal.Wait(slice)
+		if err != nil {
+			return err
+		}
+		if set {
+			return nil
+		}
+	}
+}
+
+func (r *apiReader) Close() error {
+	api := r.log.api
+	err := api.Close(r.h)
+	r.h = 0
+	api.Close(r.bm)
+	r.bm = 0
+	if r.signal != nil {
+		r.signal.Close()
+		r.signal = nil
+	}
+	return err
+}
