@@ -66,7 +66,6 @@ func recordIDs(evs []*parser.Event) string {
 
 // #1: after 1734 the re-open fails: the run reports the channel, no panic.
 func TestRefusedBatchThenReopenFails(t *testing.T) {
-	pendingFix(t, "#1")
 	log := newFakeLog()
 	log.add("Application", 1, 50)
 	log.add("System", 1, 2)

@@ -347,7 +347,13 @@ func (s *Source) readChannel(ctx context.Context, ch string, yield func(*parser.
 	if err != nil {
 		return s.channelFailed(ch, err, yield)
 	}
-	defer func() { r.Close() }()
+	// r is replaced when a refused batch makes us re-open; a failed re-open
+	// leaves it nil (an interface holding a nil pointer would panic here).
+	defer func() {
+		if r != nil {
+			r.Close()
+		}
+	}()
 	batch := s.cfg.BatchSize
 	for {
 		if err := ctx.Err(); err != nil {
@@ -360,9 +366,12 @@ func (s *Source) readChannel(ctx context.Context, ch string, yield func(*parser.
 			// record handed out, with half the batch.
 			batch /= 2
 			r.Close()
-			if r, floor, err = s.open(ch, s.position(ch, floor), false); err != nil {
+			r = nil
+			nr, nfloor, err := s.open(ch, s.position(ch, floor), false)
+			if err != nil {
 				return s.channelFailed(ch, err, yield)
 			}
+			r, floor = nr, nfloor
 			continue
 		}
 		if err != nil {
