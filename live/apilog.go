@@ -158,8 +158,20 @@ func (r *apiReader) Next(max int) ([]record, error) {
 		// set, so Wait returns at once instead of missing it.
 		r.signal.Reset()
 	}
-	n, err := api.Next(r.h, handles, 0)
+	// A query's result set is read with INFINITE, as Microsoft's query
+	// samples do: a finite budget fails a busy service with ERROR_TIMEOUT
+	// although the records are there. A subscription is drained with 0
+	// (it returns what has arrived) and waits on its signal instead.
+	timeout := wevtapi.Infinite
+	if r.signal != nil {
+		timeout = 0
+	}
+	n, err := api.Next(r.h, handles, timeout)
 	switch {
+	case r.signal != nil && errors.Is(err, wevtapi.ErrorTimeout):
+		return nil, nil // nothing has arrived yet
+	case errors.Is(err, wevtapi.ErrorTimeout):
+		return nil, fmt.Errorf("%w (the Event Log service did not answer a query read; is it running? sc query eventlog)", err)
 	case errors.Is(err, wevtapi.RPCInvalidBound):
 		return nil, errBatchTooLarge
 	case err != nil && isStale(err):

@@ -125,7 +125,6 @@ func TestOnceSeesClearedAndRefilledLog(t *testing.T) {
 
 // #5: a query on a busy service needs EvtNext with INFINITE.
 func TestQueryWaitsForTheService(t *testing.T) {
-	pendingFix(t, "#5")
 	log := newFakeLog()
 	log.add("Application", 1, 3)
 	log.set("Application", func(c *fakeChannel) { c.slow = true; c.partial = 2 })
