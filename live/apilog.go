@@ -1,6 +1,7 @@
 package live
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -210,39 +211,87 @@ func (r *apiReader) render(h wevtapi.Handle) record {
 		return rec
 	}
 	rec.XML = []byte(xml)
+	// A forwarded event carries the text the origin rendered
+	// (RenderingInfo): it is the origin's, with the origin's provider
+	// version and language, so it is not formatted again here.
+	if bytes.Contains(rec.XML, []byte("<RenderingInfo")) {
+		return rec
+	}
 	if provider, id, ok := providerAndID(rec.XML); ok {
-		rec.Message = r.log.message(provider, id, h)
+		rec.Message, rec.MessagePartial = r.log.message(provider, id, h)
 	}
 	return rec
 }
 
 // message formats an event's message, remembering providers and events
-// without one.
-func (l *apiLog) message(provider string, id uint16, event wevtapi.Handle) string {
+// without one. partial is true when Windows returned the text with
+// inserts it could not fill (15029-15031): only such text may be filled
+// from the event's data; text Windows filled is final (a value may hold
+// "%2" itself).
+func (l *apiLog) message(provider string, id uint16, event wevtapi.Handle) (msg string, partial bool) {
 	if l.messages.skip(provider, id) {
-		return ""
+		return "", false
 	}
-	l.mu.Lock()
-	meta, ok := l.meta[provider]
-	if !ok {
-		var err error
-		meta, err = l.api.OpenPublisherMetadata(provider)
-		if err != nil {
-			l.mu.Unlock()
-			l.messages.missingProvider(provider)
-			return ""
+	for attempt := 0; attempt < 2; attempt++ {
+		meta, ok := l.metadata(provider)
+		if !ok {
+			return "", false
 		}
-		l.meta[provider] = meta
-	}
-	l.mu.Unlock()
-	msg, _, err := l.api.FormatMessage(meta, event, 0, wevtapi.FormatMessageEvent)
-	if err != nil || msg == "" {
-		if errors.Is(err, wevtapi.ErrorEvtMessageNotFound) || errors.Is(err, wevtapi.ErrorEvtMessageIDNotFound) || err == nil {
+		msg, partial, err := l.api.FormatMessage(meta, event, 0, wevtapi.FormatMessageEvent)
+		switch {
+		case err == nil && msg != "":
+			return msg, partial
+		case err == nil, errors.Is(err, wevtapi.ErrorEvtMessageNotFound), errors.Is(err, wevtapi.ErrorEvtMessageIDNotFound):
 			l.messages.missingMessage(provider, id)
+			return "", false
+		case isStaleHandle(err):
+			// The metadata handle went stale (the Event Log service
+			// restarted, the provider was reinstalled): open it again.
+			l.dropMetadata(provider, meta)
+			continue
+		default:
+			return "", false
 		}
-		return ""
 	}
-	return msg
+	return "", false
+}
+
+// isStaleHandle reports the errors of a handle the service no longer
+// knows.
+func isStaleHandle(err error) bool {
+	return errors.Is(err, wevtapi.ErrorInvalidHandle) || errors.Is(err, wevtapi.RPCServerUnavailable) ||
+		errors.Is(err, wevtapi.RPCCallCancelled)
+}
+
+// metadata returns the provider's publisher metadata handle, opening it
+// on first use. Only "not installed here" is remembered as missing; any
+// other failure (the service restarting, RPC) is retried with the next
+// event.
+func (l *apiLog) metadata(provider string) (wevtapi.Handle, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if meta, ok := l.meta[provider]; ok {
+		return meta, true
+	}
+	meta, err := l.api.OpenPublisherMetadata(provider)
+	if err != nil {
+		if errors.Is(err, wevtapi.ErrorFileNotFound) || errors.Is(err, wevtapi.ErrorEvtPublisherMetadataNotFound) {
+			l.messages.missingProvider(provider)
+		}
+		return 0, false
+	}
+	l.meta[provider] = meta
+	return meta, true
+}
+
+// dropMetadata closes and forgets a stale metadata handle.
+func (l *apiLog) dropMetadata(provider string, meta wevtapi.Handle) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.meta[provider] == meta {
+		delete(l.meta, provider)
+		l.api.Close(meta)
+	}
 }
 
 func (r *apiReader) Wait(ctx context.Context, timeout time.Duration) error {

@@ -244,7 +244,6 @@ func TestSubscribeAfterAbsentBookmark(t *testing.T) {
 // partial success is used and filled; stale metadata handles are
 // refreshed; a transient open failure is not a missing provider.
 func TestMessages(t *testing.T) {
-	pendingFix(t, "#9")
 	log := newFakeLog()
 	log.addEvent("Application", "MsiInstaller", 1033, []string{"a%2Fb", "1603"}, "Product: a%2Fb -- status 1603.", false)
 	log.addEvent("Application", "MsiInstaller", 1034, []string{"X", "1603"}, "Product: %1 -- status 1603.", true)
@@ -264,7 +263,6 @@ func TestMessages(t *testing.T) {
 }
 
 func TestPublisherMetadataRefresh(t *testing.T) {
-	pendingFix(t, "#9")
 	log := newFakeLog()
 	l := newAPILog(log)
 	read := func() string {

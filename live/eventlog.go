@@ -52,6 +52,9 @@ type subscription interface {
 type record struct {
 	XML     []byte // EvtRender output
 	Message string // EvtFormatMessage text, "" when unavailable
+	// MessagePartial is true when Windows left inserts it could not fill
+	// in Message (15029-15031); only then are they filled from the event.
+	MessagePartial bool
 	Err     error  // rendering failed; XML may be empty
 	// RecordID is the record's id in the channel read (from its bookmark),
 	// or 0 when unknown; for forwarded events it is not the

@@ -62,9 +62,10 @@ func (c *messageCache) missingMessage(provider string, id uint16) {
 	}
 }
 
-// fillPlaceholders replaces the %1…%99 inserts EvtFormatMessage sometimes
-// leaves in its output (seen on Windows 11 22H2, elastic/beats#33966) with
-// the event's insertion strings. An insert may carry a printf spec
+// fillPlaceholders replaces the %1…%99 inserts EvtFormatMessage leaves
+// in text it returns as a partial success (15029-15031; seen on Windows 11
+// 22H2, elastic/beats#33966) with the event's insertion strings; text
+// Windows filled is never passed here. An insert may carry a printf spec
 // ("%1!s!"), which is dropped. Inserts without a value and everything else
 // ("%%1833", "50%") are left as they are.
 func fillPlaceholders(msg string, inserts []string) string {

@@ -467,8 +467,14 @@ func (s *Source) deliver(ch string, rec *record, floor uint64, yield func(*parse
 	if ev.System.Channel == "" {
 		ev.System.Channel = ch
 	}
-	if rec.Message != "" {
+	// The text the origin rendered (RenderingInfo of forwarded events)
+	// wins; text Windows formatted completely is used as is.
+	switch {
+	case ev.RenderedMessage != "" || rec.Message == "":
+	case rec.MessagePartial:
 		ev.RenderedMessage = fillPlaceholders(rec.Message, ev.InsertionStrings)
+	default:
+		ev.RenderedMessage = rec.Message
 	}
 	if s.cfg.KeepXML {
 		ev.XML = string(rec.XML)
