@@ -55,7 +55,7 @@ type record struct {
 	// MessagePartial is true when Windows left inserts it could not fill
 	// in Message (15029-15031); only then are they filled from the event.
 	MessagePartial bool
-	Err     error  // rendering failed; XML may be empty
+	Err            error // rendering failed; XML may be empty
 	// RecordID is the record's id in the channel read (from its bookmark),
 	// or 0 when unknown; for forwarded events it is not the
 	// System/EventRecordID, which is the origin machine's.
