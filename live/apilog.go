@@ -130,7 +130,7 @@ func isStale(err error) bool {
 func describe(err error) error {
 	switch {
 	case errors.Is(err, wevtapi.ErrorAccessDenied):
-		return fmt.Errorf("%w (reading the Security log needs an administrator or a member of Event Log Readers)", err)
+		return fmt.Errorf("%w: reading this channel needs an elevated administrator, SYSTEM, or an account in the Event Log Readers group (the Security log: administrators or SeSecurityPrivilege only)", err)
 	case errors.Is(err, wevtapi.ErrorEvtChannelNotFound):
 		return fmt.Errorf("%w (list the channels with: wevtutil el)", err)
 	}

@@ -164,7 +164,6 @@ func TestRunStopsAtNewestSeenAtStart(t *testing.T) {
 // #7: a default channel absent on this edition is a notice, not a
 // failure; a denied channel is an error that says what to do.
 func TestUnopenableChannelsOnce(t *testing.T) {
-	pendingFix(t, "#7")
 	log := newFakeLog()
 	for _, ch := range DefaultChannels {
 		log.add(ch, 1, 1)
@@ -191,7 +190,6 @@ func TestUnopenableChannelsOnce(t *testing.T) {
 
 // #7 (follow): reported once, not retried every poll, no error batches.
 func TestUnopenableChannelsFollow(t *testing.T) {
-	pendingFix(t, "#7")
 	log := newFakeLog()
 	log.add("Application", 1, 1)
 	log.set("Nope", func(c *fakeChannel) { c.missing = true })

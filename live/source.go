@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/evtxscan/evtxscan/filter"
+	"github.com/evtxscan/evtxscan/internal/wevtapi"
 	"github.com/evtxscan/evtxscan/parser"
 )
 
@@ -70,6 +71,7 @@ type Source struct {
 	cfg      Config
 	log      eventLog
 	channels []string
+	defaults bool // channels are DefaultChannels (none named)
 	xpath    string
 	match    filter.Filter // cfg.Filter without Channels (the query picked them)
 	now      func() time.Time
@@ -107,6 +109,7 @@ func Open(ctx context.Context, cfg Config) (*Source, error) {
 		s.now = time.Now
 	}
 	s.channels = pickChannels(cfg.Channels, cfg.Filter.Channels)
+	s.defaults = len(cfg.Channels) == 0 && len(cfg.Filter.Channels) == 0
 	// Channels are chosen by the query path, not the XPath.
 	s.xpath = cfg.Filter.XPath()
 	// Forwarded events keep their origin's System/Channel, so the channel
@@ -399,7 +402,23 @@ func (s *Source) position(ch string, started uint64) uint64 {
 	return started
 }
 
+// channelAbsent reports whether err says the channel does not exist on
+// this machine (the AppX channel on Server Core and some editions, a
+// feature not installed). A default channel that is absent is skipped
+// with a notice, not failed: it would fail every scheduled run forever.
+// A channel the user named is an error in a single run (a typo must not
+// pass silently); Follow reports it once and looks again now and then.
+func channelAbsent(err error) bool { return errors.Is(err, wevtapi.ErrorEvtChannelNotFound) }
+
+func (s *Source) skipAbsent(ch string) {
+	s.notice("live:" + ch + ": channel does not exist on this machine; skipped (list the channels with: wevtutil el)")
+}
+
 func (s *Source) channelFailed(ch string, err error, yield func(*parser.Event, error) bool) bool {
+	if channelAbsent(err) && s.defaults {
+		s.skipAbsent(ch)
+		return true
+	}
 	err = fmt.Errorf("live:%s: %w", ch, err)
 	s.mu.Lock()
 	if s.stats[ch].Err == nil {
@@ -645,16 +664,34 @@ func (s *Source) pump(ctx context.Context, ch string, out chan<- followBatch) {
 			return false
 		}
 	}
-	sleep := func() bool {
-		t := time.NewTimer(s.cfg.PollInterval)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			return true
-		case <-ctx.Done():
-			return false
+	// A channel that cannot be opened is retried with a growing delay
+	// (PollInterval doubling up to maxOpenBackoff), its error yielded
+	// once while it stays the same: a denied or stopped channel must not
+	// make a report cycle of errors every poll. An absent channel is
+	// reported once and looked for again every absentChannelRetry.
+	backoff := s.cfg.PollInterval
+	var lastErr string
+	absent := false
+	failed := func(err error) bool {
+		if channelAbsent(err) {
+			if !absent {
+				s.skipAbsent(ch)
+			}
+			absent = true
+			return sleepFor(ctx, max(absentChannelRetry, s.cfg.PollInterval))
 		}
+		absent = false
+		if err.Error() != lastErr {
+			lastErr = err.Error()
+			if !send(followBatch{err: err}) {
+				return false
+			}
+		}
+		d := backoff
+		backoff = min(2*backoff, max(maxOpenBackoff, s.cfg.PollInterval))
+		return sleepFor(ctx, d)
 	}
+	opened := func() { backoff, lastErr, absent = s.cfg.PollInterval, "", false }
 	started := s.start(ch)
 	batch := s.cfg.BatchSize
 	var sub subscription
@@ -670,7 +707,7 @@ func (s *Source) pump(ctx context.Context, ch string, out chan<- followBatch) {
 			sub, floor, err = s.subscribe(ch, s.position(ch, started))
 			if err != nil {
 				sub = nil
-				if !send(followBatch{err: err}) || !sleep() {
+				if !failed(err) {
 					return
 				}
 				continue
@@ -693,11 +730,12 @@ func (s *Source) pump(ctx context.Context, ch string, out chan<- followBatch) {
 		case err != nil:
 			sub.Close()
 			sub = nil
-			if !send(followBatch{err: err}) || !sleep() {
+			if !failed(err) {
 				return
 			}
 			continue
 		}
+		opened()
 		if len(recs) == 0 {
 			if err := sub.Wait(ctx, s.cfg.PollInterval); err != nil && ctx.Err() != nil {
 				return
@@ -707,6 +745,23 @@ func (s *Source) pump(ctx context.Context, ch string, out chan<- followBatch) {
 		if !send(followBatch{recs: recs, floor: floor}) {
 			return
 		}
+	}
+}
+
+// Follow's retry delays for channels that cannot be opened.
+const (
+	maxOpenBackoff     = 5 * time.Minute
+	absentChannelRetry = 10 * time.Minute
+)
+
+func sleepFor(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 
