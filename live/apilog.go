@@ -96,7 +96,11 @@ func (l *apiLog) Subscribe(channel, xpath string, after uint64) (subscription, e
 			return nil, describe(err)
 		}
 		defer l.api.Close(bm)
-		flags = wevtapi.SubscribeStartAfterBookmark
+		// Strict: without it a bookmark whose record is not in the result
+		// set starts the subscription after "the event closest to" it,
+		// which can skip an event. The caller falls back to the oldest
+		// record with the bookmark as its skip point.
+		flags = wevtapi.SubscribeStartAfterBookmark | wevtapi.SubscribeStrict
 	}
 	h, err := l.api.Subscribe(sig, channel, xpath, bm, flags)
 	if err != nil {

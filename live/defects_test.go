@@ -222,7 +222,6 @@ func TestUnopenableChannelsFollow(t *testing.T) {
 // Strict fails, and reading from the oldest with the bookmark as the skip
 // point loses nothing (non-strict started after "the closest" record).
 func TestSubscribeAfterAbsentBookmark(t *testing.T) {
-	pendingFix(t, "#8")
 	statePath := filepath.Join(t.TempDir(), "s.json")
 	log := newFakeLog()
 	log.add("Application", 1033, 3)

@@ -765,14 +765,15 @@ func sleepFor(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// subscribe opens a subscription after record after, falling back to the
-// oldest record when the bookmark is stale.
+// subscribe opens a subscription after record after (strictly: the
+// service fails when that record is not in the result set). When it is
+// not, the subscription starts at the oldest record and after stays the
+// skip point, so nothing after it is skipped; records between after and
+// the oldest one may have rolled out of the log, which is said.
 func (s *Source) subscribe(ch string, after uint64) (subscription, uint64, error) {
 	sub, err := s.log.Subscribe(ch, s.xpath, after)
 	if errors.Is(err, errStaleBookmark) && after != 0 {
-		s.problem(ch, after, fmt.Sprintf("record %d of the last run is no longer in the log (cleared or rolled over); reading it from its oldest record", after))
-		s.resetPosition(ch)
-		after = 0
+		s.notice(fmt.Sprintf("live:%s: record %d of the last run is not in the log's matching records (filter changed, or the log rolled over or was cleared); reading from its oldest record and skipping records up to %d; events may have been lost if the log rolled over", ch, after, after))
 		sub, err = s.log.Subscribe(ch, s.xpath, 0)
 	}
 	return sub, after, err
