@@ -56,14 +56,14 @@ func newAPILog(api evtAPI) *apiLog {
 }
 
 func (l *apiLog) Info(channel string) (logInfo, error) {
-	count, oldest, _, err := l.api.LogInfo(channel)
+	count, oldest, created, err := l.api.LogInfo(channel)
 	if err != nil {
 		return logInfo{}, describe(err)
 	}
 	if count == 0 {
-		return logInfo{}, nil
+		return logInfo{Created: created}, nil
 	}
-	return logInfo{Oldest: oldest, Newest: oldest + count - 1}, nil
+	return logInfo{Oldest: oldest, Newest: oldest + count - 1, Created: created}, nil
 }
 
 func (l *apiLog) Query(channel, xpath string, after uint64) (recordReader, error) {

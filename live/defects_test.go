@@ -83,7 +83,6 @@ func TestRefusedBatchThenReopenFails(t *testing.T) {
 // #2: a log cleared while following: ids restart at 1 with no notice;
 // every new record is delivered, 1102 included.
 func TestFollowSeesRecordsAfterClear(t *testing.T) {
-	pendingFix(t, "#2")
 	log := newFakeLog()
 	log.add("Security", 4624, 3)
 	s := openFake(t, log, Config{Follow: true, Channels: []string{"Security"}, StatePath: filepath.Join(t.TempDir(), "s.json"), PollInterval: 10 * time.Millisecond})
@@ -104,7 +103,6 @@ func TestFollowSeesRecordsAfterClear(t *testing.T) {
 // #2 (once): cleared and refilled beyond the bookmark between two runs:
 // the creation time tells.
 func TestOnceSeesClearedAndRefilledLog(t *testing.T) {
-	pendingFix(t, "#2")
 	statePath := filepath.Join(t.TempDir(), "s.json")
 	log := newFakeLog()
 	log.add("Application", 1, 5)

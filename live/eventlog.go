@@ -14,7 +14,7 @@ import (
 // oldest record".
 type eventLog interface {
 	// Info returns the channel's oldest and newest record ids (0, 0 when
-	// the log is empty).
+	// the log is empty) and its creation time.
 	Info(channel string) (logInfo, error)
 	// Query opens a forward reader over the channel's records that match
 	// xpath and come after record id after. If that record is no longer in
@@ -28,6 +28,9 @@ type eventLog interface {
 
 type logInfo struct {
 	Oldest, Newest uint64
+	// Created is the log's creation time (0 when the channel has none);
+	// clearing the log changes it.
+	Created uint64
 }
 
 // A recordReader reads records in batches.

@@ -79,6 +79,8 @@ type Source struct {
 	mu      sync.Mutex
 	state   State                   // bookmarks as loaded, advanced by Commit
 	pending map[string]ChannelState // bookmarks of events handed out, not yet committed
+	created map[string]uint64       // each channel's log creation time, as last read
+	stream  map[string]*streamPos   // the open reader of each channel
 	stats   map[string]*parser.Stats
 	notices []string
 	fol     *follower // running pumps (Follow)
@@ -103,6 +105,8 @@ func Open(ctx context.Context, cfg Config) (*Source, error) {
 		cfg:     cfg,
 		now:     cfg.now,
 		pending: map[string]ChannelState{},
+		created: map[string]uint64{},
+		stream:  map[string]*streamPos{},
 		stats:   map[string]*parser.Stats{},
 	}
 	if s.now == nil {
@@ -294,10 +298,15 @@ func (s *Source) start(ch string) uint64 {
 		cs, ok = s.state.Channels[ch]
 	}
 	s.mu.Unlock()
+	info, err := s.log.Info(ch)
+	if err == nil {
+		s.mu.Lock()
+		s.created[ch] = info.Created
+		s.mu.Unlock()
+	}
 	if !ok || cs.RecordID == 0 {
 		return 0
 	}
-	info, err := s.log.Info(ch)
 	if err != nil {
 		return cs.RecordID // the query will tell whether the bookmark holds
 	}
@@ -308,6 +317,12 @@ func (s *Source) start(ch string) uint64 {
 		return 0
 	case info.Newest < cs.RecordID:
 		s.problem(ch, cs.RecordID, fmt.Sprintf("newest record is %d but the last run stopped at record %d: the log was cleared since; reading it from its oldest record", info.Newest, cs.RecordID))
+		s.resetPosition(ch)
+		return 0
+	case cs.LogCreated != 0 && info.Created != 0 && info.Created != cs.LogCreated:
+		// Cleared and refilled past the bookmark: the ids alone cannot
+		// tell, the log's creation time does.
+		s.problem(ch, cs.RecordID, fmt.Sprintf("log was cleared since the last run (its creation time changed; record ids started again at 1, the last run stopped at record %d); reading it from its oldest record", cs.RecordID))
 		s.resetPosition(ch)
 		return 0
 	case info.Oldest > cs.RecordID+1:
@@ -350,6 +365,7 @@ func (s *Source) readChannel(ctx context.Context, ch string, yield func(*parser.
 	if err != nil {
 		return s.channelFailed(ch, err, yield)
 	}
+	s.opened(ch, floor)
 	// r is replaced when a refused batch makes us re-open; a failed re-open
 	// leaves it nil (an interface holding a nil pointer would panic here).
 	defer func() {
@@ -375,6 +391,7 @@ func (s *Source) readChannel(ctx context.Context, ch string, yield func(*parser.
 				return s.channelFailed(ch, err, yield)
 			}
 			r, floor = nr, nfloor
+			s.opened(ch, floor)
 			continue
 		}
 		if err != nil {
@@ -384,7 +401,7 @@ func (s *Source) readChannel(ctx context.Context, ch string, yield func(*parser.
 			return true
 		}
 		for i := range recs {
-			if !s.deliver(ch, &recs[i], floor, yield) {
+			if !s.deliver(ch, &recs[i], yield) {
 				return false
 			}
 		}
@@ -429,11 +446,16 @@ func (s *Source) channelFailed(ch string, err error, yield func(*parser.Event, e
 }
 
 // deliver turns one record into an event, advances the channel's pending
-// bookmark, and yields the event if it passes the filter. Records at or
-// before floor (the record the reader was opened after) are skipped: a
-// guard in case the service positions a query on the bookmarked record
-// itself rather than after it.
-func (s *Source) deliver(ch string, rec *record, floor uint64, yield func(*parser.Event, error) bool) bool {
+// bookmark, and yields the event if it passes the filter. Until the reader
+// has handed out a record past its floor (the record it was opened
+// after), records at or before the floor are skipped: the service may
+// position a query on the bookmarked record itself (EvtSeek past the end
+// lands on the last record), or start a fallback reader at the oldest.
+// After that, record ids only grow; an id at or below the previous one
+// means the log was cleared while it was read (Windows sends no notice
+// and the reader simply goes on with ids from 1): it is reported and the
+// records are delivered.
+func (s *Source) deliver(ch string, rec *record, yield func(*parser.Event, error) bool) bool {
 	var ev *parser.Event
 	err := rec.Err
 	if err == nil {
@@ -455,13 +477,13 @@ func (s *Source) deliver(ch string, rec *record, floor uint64, yield func(*parse
 	if id == 0 && ev != nil {
 		id = ev.System.EventRecordID
 	}
-	if floor != 0 && id != 0 && id <= floor {
+	if id != 0 && !s.advance(ch, id) {
 		return true
 	}
 	s.mu.Lock()
 	st := s.stats[ch]
 	if id != 0 {
-		cs := ChannelState{RecordID: id, Saved: s.now().UTC()}
+		cs := ChannelState{RecordID: id, Saved: s.now().UTC(), LogCreated: s.created[ch]}
 		if ev != nil {
 			cs.Time = ev.System.TimeCreated
 		}
@@ -621,7 +643,7 @@ func (s *Source) consume(b followBatch, yield func(*parser.Event, error) bool, c
 		return yield(nil, fmt.Errorf("live:%s: %w", b.ch, b.err))
 	}
 	for i := range b.recs {
-		if !s.deliver(b.ch, &b.recs[i], b.floor, yield) {
+		if !s.deliver(b.ch, &b.recs[i], yield) {
 			return false
 		}
 	}
@@ -638,11 +660,10 @@ func (s *Source) consume(b followBatch, yield func(*parser.Event, error) bool, c
 // followBatch is what a channel's pump hands to the consumer: records or
 // an error; done is closed once they are handled.
 type followBatch struct {
-	ch    string
-	recs  []record
-	floor uint64 // the record the subscription started after
-	err   error
-	done  chan struct{}
+	ch   string
+	recs []record
+	err  error
+	done chan struct{}
 }
 
 // pump subscribes to one channel and sends its batches until ctx ends. A
@@ -712,6 +733,7 @@ func (s *Source) pump(ctx context.Context, ch string, out chan<- followBatch) {
 				}
 				continue
 			}
+			s.opened(ch, floor)
 		}
 		recs, err := sub.Next(batch)
 		switch {
@@ -742,7 +764,7 @@ func (s *Source) pump(ctx context.Context, ch string, out chan<- followBatch) {
 			}
 			continue
 		}
-		if !send(followBatch{recs: recs, floor: floor}) {
+		if !send(followBatch{recs: recs}) {
 			return
 		}
 	}
@@ -784,6 +806,51 @@ func (s *Source) subscribe(ch string, after uint64) (subscription, uint64, error
 // next run does not report the same reset again.
 func (s *Source) resetPosition(ch string) {
 	s.mu.Lock()
-	s.pending[ch] = ChannelState{Saved: s.now().UTC()}
+	s.pending[ch] = ChannelState{Saved: s.now().UTC(), LogCreated: s.created[ch]}
 	s.mu.Unlock()
+}
+
+// streamPos is where a channel's open reader is: the record it was opened
+// after (floor) and the last record it handed out.
+type streamPos struct {
+	floor, last uint64
+}
+
+// opened records that a channel's reader was (re)opened after floor.
+func (s *Source) opened(ch string, floor uint64) {
+	s.mu.Lock()
+	s.stream[ch] = &streamPos{floor: floor}
+	s.mu.Unlock()
+}
+
+// advance moves a channel's reader position to record id; false means
+// the record is at or before the floor and is skipped (see deliver).
+func (s *Source) advance(ch string, id uint64) bool {
+	s.mu.Lock()
+	sp := s.stream[ch]
+	if sp == nil {
+		sp = &streamPos{}
+		s.stream[ch] = sp
+	}
+	var cleared bool
+	var last uint64
+	switch {
+	case sp.last == 0 && sp.floor != 0 && id <= sp.floor:
+		s.mu.Unlock()
+		return false
+	case sp.last != 0 && id <= sp.last:
+		cleared, last = true, sp.last
+		sp.floor = 0
+	}
+	sp.last = id
+	s.mu.Unlock()
+	if cleared {
+		if info, err := s.log.Info(ch); err == nil {
+			s.mu.Lock()
+			s.created[ch] = info.Created
+			s.mu.Unlock()
+		}
+		s.problem(ch, id, fmt.Sprintf("log was cleared while it was read: record %d came after record %d (Windows sends no notice; record ids started again); whoever cleared it removed the records before", id, last))
+	}
+	return true
 }

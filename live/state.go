@@ -32,6 +32,10 @@ type ChannelState struct {
 	Time time.Time `json:"time,omitzero"`
 	// Saved is when the bookmark was written.
 	Saved time.Time `json:"saved,omitzero"`
+	// LogCreated is the log's creation time (EvtLogCreationTime, a
+	// FILETIME) when the record was read: clearing a log changes it, so a
+	// log cleared and refilled past RecordID is told apart.
+	LogCreated uint64 `json:"log_created,omitempty"`
 }
 
 // ErrStateDamaged is the class of errors LoadState returns for a state file
