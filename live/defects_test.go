@@ -136,7 +136,6 @@ func TestQueryWaitsForTheService(t *testing.T) {
 // #6: a result set that grows while it is read: the run stops at the
 // newest record seen at its start; the next run goes on from there.
 func TestRunStopsAtNewestSeenAtStart(t *testing.T) {
-	pendingFix(t, "#6")
 	statePath := filepath.Join(t.TempDir(), "s.json")
 	log := newFakeLog()
 	log.add("Application", 1, 3)

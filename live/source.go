@@ -292,6 +292,13 @@ func (s *Source) Events(ctx context.Context) iter.Seq2[*parser.Event, error] {
 // start decides where a channel is read from: after its bookmark, or from
 // the oldest record when there is none or it no longer exists.
 func (s *Source) start(ch string) uint64 {
+	after, _ := s.startAndNewest(ch)
+	return after
+}
+
+// startAndNewest is start, and the channel's newest record id now (0 when
+// unknown).
+func (s *Source) startAndNewest(ch string) (after, newest uint64) {
 	s.mu.Lock()
 	cs, ok := s.pending[ch]
 	if !ok {
@@ -304,38 +311,41 @@ func (s *Source) start(ch string) uint64 {
 		s.created[ch] = info.Created
 		s.mu.Unlock()
 	}
+	if err == nil {
+		newest = info.Newest
+	}
 	if !ok || cs.RecordID == 0 {
-		return 0
+		return 0, newest
 	}
 	if err != nil {
-		return cs.RecordID // the query will tell whether the bookmark holds
+		return cs.RecordID, 0 // the query will tell whether the bookmark holds
 	}
 	switch {
 	case info.Oldest == 0 && info.Newest == 0:
 		s.problem(ch, cs.RecordID, fmt.Sprintf("log is empty but the last run stopped at record %d: it was cleared since; reading it from its oldest record", cs.RecordID))
 		s.resetPosition(ch)
-		return 0
+		return 0, newest
 	case info.Newest < cs.RecordID:
 		s.problem(ch, cs.RecordID, fmt.Sprintf("newest record is %d but the last run stopped at record %d: the log was cleared since; reading it from its oldest record", info.Newest, cs.RecordID))
 		s.resetPosition(ch)
-		return 0
+		return 0, newest
 	case cs.LogCreated != 0 && info.Created != 0 && info.Created != cs.LogCreated:
 		// Cleared and refilled past the bookmark: the ids alone cannot
 		// tell, the log's creation time does.
 		s.problem(ch, cs.RecordID, fmt.Sprintf("log was cleared since the last run (its creation time changed; record ids started again at 1, the last run stopped at record %d); reading it from its oldest record", cs.RecordID))
 		s.resetPosition(ch)
-		return 0
+		return 0, newest
 	case info.Oldest > cs.RecordID+1:
 		s.problem(ch, cs.RecordID, fmt.Sprintf("log rolled over or was cleared since the last run: records %d to %d are gone (the last run stopped at %d, the oldest record now is %d); reading it from its oldest record",
 			cs.RecordID+1, info.Oldest-1, cs.RecordID, info.Oldest))
 		s.resetPosition(ch)
-		return 0
+		return 0, newest
 	case info.Oldest == cs.RecordID+1:
 		// The bookmarked record itself rolled out but nothing after it:
 		// no loss, yet the service would call the bookmark stale.
-		return 0
+		return 0, newest
 	}
-	return cs.RecordID
+	return cs.RecordID, newest
 }
 
 // open opens a reader after the channel's bookmark, falling back to the
@@ -357,10 +367,13 @@ func (s *Source) open(ch string, after uint64, subscribe bool) (recordReader, ui
 	return r, after, err
 }
 
-// readChannel reads one channel to its end; it returns false when the
-// consumer stopped.
+// readChannel reads one channel to the newest record it had when the
+// read began: a query's result set grows while it is read, and on a busy
+// log a run that reads to the end may never end (and a scheduled run is
+// killed before it commits, so the next one starts over). It returns
+// false when the consumer stopped.
 func (s *Source) readChannel(ctx context.Context, ch string, yield func(*parser.Event, error) bool) bool {
-	after := s.start(ch)
+	after, newest := s.startAndNewest(ch)
 	r, floor, err := s.open(ch, after, false)
 	if err != nil {
 		return s.channelFailed(ch, err, yield)
@@ -401,6 +414,9 @@ func (s *Source) readChannel(ctx context.Context, ch string, yield func(*parser.
 			return true
 		}
 		for i := range recs {
+			if newest != 0 && recs[i].RecordID > newest {
+				return true // written after the run began: the next run's
+			}
 			if !s.deliver(ch, &recs[i], yield) {
 				return false
 			}
