@@ -3,7 +3,6 @@ package live
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,17 +12,9 @@ import (
 	"github.com/evtxscan/evtxscan/parser"
 )
 
-// Each test here is one defect of issue #18, against the Windows model.
-// Each was run against today's code and fails (or, #1, panics; #6 and #10
-// hang); they are skipped until their fix lands, so the suite stays green.
-// Run them with EVTXSCAN_ISSUE18=1.
-
-func pendingFix(t *testing.T, defect string) {
-	t.Helper()
-	if os.Getenv("EVTXSCAN_ISSUE18") == "" {
-		t.Skip("issue #18 " + defect + ": fails on today's code; fix not landed yet (EVTXSCAN_ISSUE18=1 runs it)")
-	}
-}
+// Each test here is one defect of issue #18, against the Windows model
+// (fakewindows_test.go). Each failed (or, #1, panicked; #6 and #10 hung)
+// on the code before its fix.
 
 // followEvents runs a Follow source and returns a function that waits for
 // the next n events.
@@ -292,7 +283,6 @@ func TestPublisherMetadataRefresh(t *testing.T) {
 // #10: a consumer that stops mid-batch does not stall its channel: the
 // rest comes with the next cycle.
 func TestConsumerStopsMidBatch(t *testing.T) {
-	pendingFix(t, "#10")
 	log := newFakeLog()
 	log.add("Application", 1, 3)
 	s := openFake(t, log, Config{Follow: true, Channels: []string{"Application"}, PollInterval: 10 * time.Millisecond})

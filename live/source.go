@@ -553,7 +553,7 @@ func (s *Source) follow(ctx context.Context) iter.Seq2[*parser.Event, error] {
 		f := s.follower()
 		for {
 			b, ok := f.next(ctx, 0)
-			if !ok || !s.consume(b, yield, true) {
+			if !ok || !s.consume(f, b, yield, true) {
 				return
 			}
 		}
@@ -586,7 +586,7 @@ func (c *Cycle) Events(ctx context.Context) iter.Seq2[*parser.Event, error] {
 	return func(yield func(*parser.Event, error) bool) {
 		f := c.src.follower()
 		b, ok := f.next(ctx, 0)
-		if !ok || !c.src.consume(b, yield, false) {
+		if !ok || !c.src.consume(f, b, yield, false) {
 			return
 		}
 		end := c.src.now().Add(c.max)
@@ -596,7 +596,7 @@ func (c *Cycle) Events(ctx context.Context) iter.Seq2[*parser.Event, error] {
 				return
 			}
 			b, ok := f.next(ctx, wait)
-			if !ok || !c.src.consume(b, yield, false) {
+			if !ok || !c.src.consume(f, b, yield, false) {
 				return
 			}
 		}
@@ -608,7 +608,10 @@ func (c *Cycle) Stats() []parser.Stats { return c.src.Stats() }
 
 // follower is the running set of channel pumps of a Follow source.
 type follower struct {
-	out    chan followBatch
+	out chan followBatch
+	// left is the rest of a batch whose consumer stopped in the middle:
+	// the next Events or Cycle yields it first (its pump waits for it).
+	left   *followBatch
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -636,6 +639,10 @@ func (s *Source) follower() *follower {
 // next returns the next batch; ok is false when ctx ends or, with a
 // timeout, when none came in time.
 func (f *follower) next(ctx context.Context, timeout time.Duration) (followBatch, bool) {
+	if b := f.left; b != nil {
+		f.left = nil
+		return *b, true
+	}
 	var tc <-chan time.Time
 	if timeout > 0 {
 		t := time.NewTimer(timeout)
@@ -653,13 +660,21 @@ func (f *follower) next(ctx context.Context, timeout time.Duration) (followBatch
 
 // consume yields a batch's events (or its error), lets its pump go on and,
 // with commit, saves the state; false when the consumer stopped.
-func (s *Source) consume(b followBatch, yield func(*parser.Event, error) bool, commit bool) bool {
+func (s *Source) consume(f *follower, b followBatch, yield func(*parser.Event, error) bool, commit bool) bool {
 	if b.err != nil {
 		close(b.done)
 		return yield(nil, fmt.Errorf("live:%s: %w", b.ch, b.err))
 	}
 	for i := range b.recs {
 		if !s.deliver(b.ch, &b.recs[i], yield) {
+			// The consumer stopped: keep the rest for the next read, or
+			// the channel's pump would wait for this batch forever.
+			if rest := b.recs[i+1:]; len(rest) > 0 {
+				b.recs = rest
+				f.left = &b
+			} else {
+				close(b.done)
+			}
 			return false
 		}
 	}
