@@ -17,8 +17,10 @@ type eventLog interface {
 	// the log is empty) and its creation time.
 	Info(channel string) (logInfo, error)
 	// Query opens a forward reader over the channel's records that match
-	// xpath and come after record id after. If that record is no longer in
-	// the log it returns an error wrapping errStaleBookmark.
+	// xpath and come after record id after. The record after itself may
+	// come first (EvtSeek past the last record lands on it, as documented)
+	// and records before it if it is gone: the caller skips them (see
+	// Source.deliver).
 	Query(channel, xpath string, after uint64) (recordReader, error)
 	// Subscribe is Query that keeps delivering records written later.
 	Subscribe(channel, xpath string, after uint64) (subscription, error)
