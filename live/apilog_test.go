@@ -1,0 +1,64 @@
+package live
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/evtxscan/evtxscan/parser"
+)
+
+// The buffer protocols of EvtRender (bytes, grow to BufferUsed) and
+// EvtFormatMessage (characters, size with a NULL buffer first) hold for
+// events and messages larger than the first buffer.
+func TestLargeEventAndMessage(t *testing.T) {
+	for _, size := range []int{10, 4095, 4096, 5000, 70000} {
+		log := newFakeLog()
+		value := strings.Repeat("v", size)
+		msg := "Product: " + strings.Repeat("m", size) + " -- status 1603."
+		log.addEvent("Application", "MsiInstaller", 1033, []string{value, "1603"}, msg, false)
+		s := openFake(t, log, Config{Channels: []string{"Application"}})
+		var n int
+		for ev, err := range s.Events(context.Background()) {
+			if err != nil {
+				t.Fatalf("size %d: %v", size, err)
+			}
+			n++
+			if len(ev.InsertionStrings) == 0 || ev.InsertionStrings[0] != value {
+				t.Errorf("size %d: data truncated to %d", size, len(ev.InsertionStrings[0]))
+			}
+			if ev.RenderedMessage != msg {
+				t.Errorf("size %d: message of %d characters, want %d", size, len(ev.RenderedMessage), len(msg))
+			}
+		}
+		if n != 1 {
+			t.Errorf("size %d: %d events", size, n)
+		}
+	}
+}
+
+// EvtNext may return fewer records than asked, in queries and
+// subscriptions: nothing is lost or repeated.
+func TestPartialBatches(t *testing.T) {
+	for _, follow := range []bool{false, true} {
+		log := newFakeLog()
+		log.add("Application", 1, 7)
+		log.set("Application", func(c *fakeChannel) { c.partial = 2 })
+		s := openFake(t, log, Config{Follow: follow, Channels: []string{"Application"}, BatchSize: 5, PollInterval: 10 * time.Millisecond})
+		var got []string
+		if follow {
+			got = strings.Fields(recordIDs(followEvents(t, s)(7)))
+		} else {
+			for ev, err := range s.Events(context.Background()) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, recordIDs([]*parser.Event{ev}))
+			}
+		}
+		if strings.Join(got, " ") != "1/1 2/1 3/1 4/1 5/1 6/1 7/1" {
+			t.Errorf("follow=%v: %v", follow, got)
+		}
+	}
+}
