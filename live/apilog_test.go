@@ -2,6 +2,7 @@ package live
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -60,5 +61,31 @@ func TestPartialBatches(t *testing.T) {
 		if strings.Join(got, " ") != "1/1 2/1 3/1 4/1 5/1 6/1 7/1" {
 			t.Errorf("follow=%v: %v", follow, got)
 		}
+	}
+}
+
+// A run whose read budget is spent stops between batches; the next run
+// goes on from the bookmark it commits, losing and repeating nothing.
+func TestReadBudgetLeavesTheRestForTheNextRun(t *testing.T) {
+	statePath := t.TempDir() + "/s.json"
+	log := newFakeLog()
+	log.add("Application", 1, 5)
+	log.add("System", 1, 2)
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	cfg := Config{StatePath: statePath, BatchSize: 2, ReadBudget: time.Minute,
+		now: func() time.Time { clock = clock.Add(25 * time.Second); return clock }}
+	s := openFake(t, log, cfg)
+	got, errs := collect(t, s)
+	if len(errs) > 0 || fmt.Sprint(got) != "map[Application:[1 2]]" {
+		t.Fatalf("first run %v, %v", got, errs)
+	}
+	if n := strings.Join(s.Notices(), "\n"); !strings.Contains(n, "read budget") {
+		t.Errorf("notices %q", n)
+	}
+	s.Commit()
+	cfg.ReadBudget = 0
+	got, _ = collect(t, openFake(t, log, cfg))
+	if fmt.Sprint(got) != "map[Application:[3 4 5] System:[1 2]]" {
+		t.Errorf("next run %v", got)
 	}
 }

@@ -53,6 +53,12 @@ type Config struct {
 	BatchSize int
 	// PollInterval is Follow's safety-net poll (0: DefaultPollInterval).
 	PollInterval time.Duration
+	// ReadBudget bounds a single run (not Follow): once it has passed
+	// since Events began, no further batch is read; the rest is left for
+	// the next run, which goes on from the bookmarks this run commits, so
+	// a scheduled run that would be killed for taking too long finishes
+	// and commits instead of starting over every time. 0: no bound.
+	ReadBudget time.Duration
 	// KeepXML stores the rendered XML in Event.XML.
 	KeepXML bool
 	// Warn receives notices as they happen (log rolled over, state file
@@ -277,12 +283,16 @@ func (s *Source) Events(ctx context.Context) iter.Seq2[*parser.Event, error] {
 		return s.follow(ctx)
 	}
 	return func(yield func(*parser.Event, error) bool) {
+		var deadline time.Time
+		if s.cfg.ReadBudget > 0 {
+			deadline = s.now().Add(s.cfg.ReadBudget)
+		}
 		for _, ch := range s.channels {
 			if err := ctx.Err(); err != nil {
 				yield(nil, err)
 				return
 			}
-			if !s.readChannel(ctx, ch, yield) {
+			if !s.readChannel(ctx, ch, deadline, yield) {
 				return
 			}
 		}
@@ -372,7 +382,7 @@ func (s *Source) open(ch string, after uint64, subscribe bool) (recordReader, ui
 // log a run that reads to the end may never end (and a scheduled run is
 // killed before it commits, so the next one starts over). It returns
 // false when the consumer stopped.
-func (s *Source) readChannel(ctx context.Context, ch string, yield func(*parser.Event, error) bool) bool {
+func (s *Source) readChannel(ctx context.Context, ch string, deadline time.Time, yield func(*parser.Event, error) bool) bool {
 	after, newest := s.startAndNewest(ch)
 	r, floor, err := s.open(ch, after, false)
 	if err != nil {
@@ -391,6 +401,10 @@ func (s *Source) readChannel(ctx context.Context, ch string, yield func(*parser.
 		if err := ctx.Err(); err != nil {
 			yield(nil, err)
 			return false
+		}
+		if !deadline.IsZero() && !s.now().Before(deadline) {
+			s.notice(fmt.Sprintf("live:%s: the read budget (%s) is spent; the records after %d are left for the next run", ch, s.cfg.ReadBudget, s.position(ch, after)))
+			return true
 		}
 		recs, err := r.Next(batch)
 		if errors.Is(err, errBatchTooLarge) && batch > 1 {

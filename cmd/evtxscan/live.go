@@ -63,6 +63,7 @@ type liveOptions struct {
 	once   bool
 	follow bool
 	batch  int
+	budget time.Duration
 	sig    *interruption // SIGINT/SIGTERM: the run stops, exit 130/143
 }
 
@@ -73,6 +74,7 @@ func (o *liveOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.once, "once", false, "read what is in the logs now and end (the default)")
 	fs.BoolVar(&o.follow, "follow", false, "keep reading new events until Ctrl-C; analyse and alert whenever the logs go quiet")
 	fs.IntVar(&o.batch, "batch", live.DefaultBatchSize, "events per read from the event log service (1-1024)")
+	fs.DurationVar(&o.budget, "read-budget", 0, "a single run stops reading after this long and leaves the rest to the next run (0: no limit)")
 }
 
 // parseLiveFlags parses live's flags; the int is an exit code when done
@@ -105,6 +107,9 @@ func parseLiveFlags(args []string, stdout, stderr io.Writer) (*liveOptions, int)
 		return nil, exitUsage
 	case o.once && o.follow:
 		fmt.Fprintln(stderr, "evtxscan live: --once and --follow exclude each other")
+		return nil, exitUsage
+	case o.budget < 0:
+		fmt.Fprintf(stderr, "evtxscan live: --read-budget %s: use 0 (no limit) or a positive duration such as 20m\n", o.budget)
 		return nil, exitUsage
 	case o.batch < 1 || o.batch > live.MaxBatchSize:
 		fmt.Fprintf(stderr, "evtxscan live: --batch %d: use 1 to %d\n", o.batch, live.MaxBatchSize)
@@ -140,11 +145,12 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 	ctx := o.sig.ctx
 
 	src, err := live.Open(ctx, live.Config{
-		Filter:    cfg.Filter,
-		StatePath: o.state,
-		Follow:    o.follow,
-		BatchSize: o.batch,
-		Warn:      func(msg string) { fmt.Fprintln(stderr, "warning:", msg) },
+		Filter:     cfg.Filter,
+		StatePath:  o.state,
+		Follow:     o.follow,
+		BatchSize:  o.batch,
+		ReadBudget: o.budget,
+		Warn:       func(msg string) { fmt.Fprintln(stderr, "warning:", msg) },
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "evtxscan live: %v\n", err)
