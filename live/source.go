@@ -507,7 +507,7 @@ func (s *Source) deliver(ch string, rec *record, yield func(*parser.Event, error
 	if id == 0 && ev != nil {
 		id = ev.System.EventRecordID
 	}
-	if id != 0 && !s.advance(ch, id) {
+	if id != 0 && !s.advance(ch, id, rec.RecordID != 0) {
 		return true
 	}
 	s.mu.Lock()
@@ -870,7 +870,9 @@ func (s *Source) opened(ch string, floor uint64) {
 
 // advance moves a channel's reader position to record id; false means
 // the record is at or before the floor and is skipped (see deliver).
-func (s *Source) advance(ch string, id uint64) bool {
+// Only the channel's own ids (inChannel) tell a cleared log: an event's
+// System/EventRecordID, the fallback, is its origin's when forwarded.
+func (s *Source) advance(ch string, id uint64, inChannel bool) bool {
 	s.mu.Lock()
 	sp := s.stream[ch]
 	if sp == nil {
@@ -883,7 +885,7 @@ func (s *Source) advance(ch string, id uint64) bool {
 	case sp.last == 0 && sp.floor != 0 && id <= sp.floor:
 		s.mu.Unlock()
 		return false
-	case sp.last != 0 && id <= sp.last:
+	case inChannel && sp.last != 0 && id <= sp.last:
 		cleared, last = true, sp.last
 		sp.floor = 0
 	}
