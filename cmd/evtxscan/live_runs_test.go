@@ -12,6 +12,7 @@ import (
 	"github.com/evtxscan/evtxscan/analysis"
 	"github.com/evtxscan/evtxscan/input"
 	"github.com/evtxscan/evtxscan/internal/testenv"
+	"github.com/evtxscan/evtxscan/live"
 )
 
 // A scheduled run that reads nothing new must not replace the last
@@ -64,5 +65,31 @@ func TestLiveRunsKeepLastFindings(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, "findings.jsonl")); err == nil {
 		t.Error("reports written straight into --out, where the next run overwrites them")
+	}
+}
+
+// ownedBy is a SecurityStore where every path has one owner and only
+// SYSTEM and Administrators in its protected DACL.
+type ownedBy string
+
+func (o ownedBy) Descriptor(string) (live.Descriptor, error) {
+	return live.Descriptor{Owner: string(o), Protected: true, ACEs: []live.ACE{
+		{SID: live.SIDSystem, Allow: true, Mask: 0x1F01FF}, {SID: live.SIDAdministrators, Allow: true, Mask: 0x1F01FF}}}, nil
+}
+func (ownedBy) Protect(string) error           { return nil }
+func (ownedBy) CreateProtected(p string) error { return os.Mkdir(p, 0o700) }
+
+func TestSecureDataDir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "evtxscan")
+	var stderr bytes.Buffer
+	if code := secureDataDir(ownedBy(live.SIDAdministrators), dir, []string{filepath.Join(dir, "state.json"), filepath.Join(dir, "..", "elsewhere")}, &stderr); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "elsewhere is outside --data-dir") || strings.Contains(stderr.String(), "state.json") {
+		t.Errorf("warnings: %s", stderr.String())
+	}
+	stderr.Reset()
+	if code := secureDataDir(ownedBy("S-1-5-21-1-2-3-1001"), dir, nil, &stderr); code != exitUsage || !strings.Contains(stderr.String(), dir) || !strings.Contains(stderr.String(), "delete it") {
+		t.Errorf("a user's folder: exit %d, %s", code, stderr.String())
 	}
 }
