@@ -18,7 +18,7 @@ const DefaultTaskName = `\evtxscan\live`
 type Task struct {
 	Name    string        // task path, e.g. \evtxscan\live
 	Every   time.Duration // at least one minute
-	Program string        // absolute path of evtxscan.exe
+	Program string        // absolute path of evtxscan.exe, in a folder only administrators can write (InstallProgram)
 	Args    []string      // its arguments (live --once …)
 	// Start is the first run (the trigger's StartBoundary); zero: now.
 	Start time.Time
@@ -43,6 +43,8 @@ func (t *Task) Check() error {
 	}
 	if t.Program == "" {
 		problems = append(problems, errors.New("no program path"))
+	} else if strings.ContainsAny(t.Program, "\"\x00\r\n") {
+		problems = append(problems, fmt.Errorf("program path %q holds a quote or line break", t.Program))
 	}
 	for _, a := range t.Args {
 		if strings.ContainsAny(a, "\x00\r\n") {
@@ -144,7 +146,9 @@ func (t *Task) XML() ([]byte, error) {
 	s.ExecutionTimeLimit = isoDuration(min(4*t.Every, 72*time.Hour))
 	s.Priority = 7
 	x.Actions.Context = "Author"
-	x.Actions.Exec.Command = t.Program
+	// Quoted: Task Scheduler starts Command through CreateProcess, and an
+	// unquoted C:\Program Files\… would first try C:\Program.exe.
+	x.Actions.Exec.Command = `"` + t.Program + `"`
 	x.Actions.Exec.Arguments = JoinCommandLine(t.Args)
 
 	var b bytes.Buffer

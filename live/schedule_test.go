@@ -44,7 +44,7 @@ func TestTaskXML(t *testing.T) {
 		`<DisallowStartIfOnBatteries>false</DisallowStartIfOnBatteries>`,
 		`<StartWhenAvailable>true</StartWhenAvailable>`,
 		`<ExecutionTimeLimit>PT1H</ExecutionTimeLimit>`,
-		`<Command>C:\Program Files\evtxscan\evtxscan.exe</Command>`,
+		`<Command>&#34;C:\Program Files\evtxscan\evtxscan.exe&#34;</Command>`,
 		`<Arguments>live --once --state C:\ProgramData\evtxscan\state.json --notify soc --keyword &#34;say \&#34;hi\&#34;&#34;</Arguments>`,
 	} {
 		if !strings.Contains(s, want) {

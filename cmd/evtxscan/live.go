@@ -38,8 +38,18 @@ written, so a crash repeats events rather than losing them.
 
 --once (the default) reads what is there and ends. --follow keeps reading
 new events as they are written; every time the logs go quiet it analyses
-what came, writes reports into a new folder under --out and sends alerts.
-Stop it with Ctrl-C.
+what came, writes reports and sends alerts. Stop it with Ctrl-C.
+
+Each run (each --follow cycle) writes its reports into OUT/runs/<UTC time>/
+and, when it read new events, copies them into OUT/latest/; a run with
+nothing new leaves no folder and OUT/latest/ keeps the last findings
+(OUT/latest/run.txt says from which run, and when the logs were last
+checked). The newest --keep-runs run folders are kept.
+
+--data-dir (Windows; set by 'schedule install') is the folder of the state,
+reports and outbox: created for SYSTEM and Administrators only, checked on
+every run, its permissions reset when they are wider, and refused when a
+user owns it or anything in it.
 
 Examples:
   evtxscan live --since 7d --format html
@@ -58,19 +68,23 @@ const (
 
 type liveOptions struct {
 	analysisFlags
-	notify notify.Flags
-	state  string
-	once   bool
-	follow bool
-	batch  int
-	budget time.Duration
-	sig    *interruption // SIGINT/SIGTERM: the run stops, exit 130/143
+	notify   notify.Flags
+	state    string
+	dataDir  string
+	keepRuns int
+	once     bool
+	follow   bool
+	batch    int
+	budget   time.Duration
+	sig      *interruption // SIGINT/SIGTERM: the run stops, exit 130/143
 }
 
 func (o *liveOptions) addFlags(fs *pflag.FlagSet) {
 	o.analysisFlags.addFlags(fs)
 	o.notify.AddFlags(fs)
 	fs.StringVar(&o.state, "state", "", "state file: go on where the last run stopped (created; written atomically)")
+	fs.StringVar(&o.dataDir, "data-dir", "", "Windows: folder of state, reports and outbox, made SYSTEM and Administrators only; checked (and repaired or refused) on every run")
+	fs.IntVar(&o.keepRuns, "keep-runs", live.DefaultKeepRuns, "report folders kept under OUT/runs (0: all)")
 	fs.BoolVar(&o.once, "once", false, "read what is in the logs now and end (the default)")
 	fs.BoolVar(&o.follow, "follow", false, "keep reading new events until Ctrl-C; analyse and alert whenever the logs go quiet")
 	fs.IntVar(&o.batch, "batch", live.DefaultBatchSize, "events per read from the event log service (1-1024)")
@@ -114,6 +128,9 @@ func parseLiveFlags(args []string, stdout, stderr io.Writer) (*liveOptions, int)
 	case o.batch < 1 || o.batch > live.MaxBatchSize:
 		fmt.Fprintf(stderr, "evtxscan live: --batch %d: use 1 to %d\n", o.batch, live.MaxBatchSize)
 		return nil, exitUsage
+	case o.keepRuns < 0:
+		fmt.Fprintf(stderr, "evtxscan live: --keep-runs %d: use 0 (keep all) or more\n", o.keepRuns)
+		return nil, exitUsage
 	}
 	return &o, -1
 }
@@ -130,6 +147,12 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 	}
 	if o.rulesNote != "" {
 		fmt.Fprintln(stderr, o.rulesNote)
+	}
+	// The data folder first: nothing (the outbox) may create it unprotected.
+	if o.dataDir != "" {
+		if code := secureDataDir(live.WindowsSecurity(), o.dataDir, []string{o.state, cfg.Report.Dir, o.notify.Outbox}, stderr); code != exitOK {
+			return code
+		}
 	}
 	notifier, err := o.notify.Notifier(nil)
 	if err != nil {
@@ -171,7 +194,7 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 
 // liveOnce analyses what the logs hold now, alerts, then saves the state.
 func (o *liveOptions) liveOnce(ctx context.Context, src *live.Source, cfg analysis.Config, notifier *notify.Notifier, stderr io.Writer) int {
-	res, code := o.liveRun(ctx, src, cfg, notifier, "evtxscan live report", stderr)
+	res, code := o.liveRunInFolder(ctx, src, cfg, notifier, "evtxscan live report", time.Now(), stderr)
 	if res == nil {
 		return code
 	}
@@ -188,7 +211,6 @@ func (o *liveOptions) liveOnce(ctx context.Context, src *live.Source, cfg analys
 
 // liveFollow analyses cycle after cycle until Ctrl-C.
 func (o *liveOptions) liveFollow(ctx context.Context, src *live.Source, cfg analysis.Config, notifier *notify.Notifier, stderr io.Writer) int {
-	baseDir := cfg.Report.Dir
 	worst := exitOK
 	alertsLeft := false
 	if notifier != nil {
@@ -213,9 +235,7 @@ func (o *liveOptions) liveFollow(ctx context.Context, src *live.Source, cfg anal
 	for ctx.Err() == nil {
 		cycle := src.Cycle(followQuiet, followMax)
 		start := time.Now().UTC()
-		c := cfg
-		c.Report.Dir = filepath.Join(baseDir, start.Format("20060102T150405Z"))
-		res, code := o.liveRun(ctx, cycle, c, notifier, "evtxscan live report "+start.Format(time.RFC3339), stderr)
+		res, code := o.liveRunInFolder(ctx, cycle, cfg, notifier, "evtxscan live report "+start.Format(time.RFC3339), start, stderr)
 		if res == nil {
 			return code
 		}
@@ -224,8 +244,7 @@ func (o *liveOptions) liveFollow(ctx context.Context, src *live.Source, cfg anal
 		}
 		alertsLeft = code == exitAlerts
 		if res.Read == 0 && ctx.Err() != nil {
-			os.RemoveAll(c.Report.Dir) // the empty cycle cut short by Ctrl-C
-			return o.interruptedCode()
+			return o.interruptedCode() // the empty cycle cut short by Ctrl-C
 		}
 		if res.Read > 0 && !o.quiet {
 			fmt.Fprintf(stderr, "live: %s: %d events, %d findings\n", start.Format(time.RFC3339), res.Read, len(res.Findings))
@@ -252,6 +271,69 @@ func (o *liveOptions) interruptedCode() int {
 		}
 	}
 	return exitInterrupted
+}
+
+// liveRunInFolder runs liveRun with its reports in a folder of their own,
+// OUT/runs/<start>, and, when the run read events, copies them to
+// OUT/latest; a run that read nothing leaves no folder and keeps the
+// previous findings in OUT/latest (live.RunFolders). Without --format
+// there is nothing to keep.
+func (o *liveOptions) liveRunInFolder(ctx context.Context, src analysis.Source, cfg analysis.Config, notifier *notify.Notifier, title string, start time.Time, stderr io.Writer) (*analysis.Result, int) {
+	if len(cfg.Report.Formats) == 0 {
+		return o.liveRun(ctx, src, cfg, notifier, title, stderr)
+	}
+	runs := live.RunFolders{Dir: cfg.Report.Dir, Keep: o.keepRuns}
+	dir, err := runs.New(start)
+	if err != nil {
+		fmt.Fprintf(stderr, "evtxscan live: %v\n", err)
+		return nil, exitUsage
+	}
+	cfg.Report.Dir = dir
+	res, code := o.liveRun(ctx, src, cfg, notifier, title, stderr)
+	switch {
+	case res == nil:
+		runs.Discard(dir)
+	case ctx.Err() != nil:
+		// Interrupted: the events are read again by the next run, which
+		// becomes the latest; an empty folder goes.
+		if res.Read == 0 {
+			_ = os.RemoveAll(dir)
+		}
+	default:
+		if err := runs.Finish(dir, res.Read, len(res.Findings), time.Now()); err != nil {
+			fmt.Fprintf(stderr, "evtxscan live: %v\n", err)
+			return nil, exitUsage
+		}
+	}
+	return res, code
+}
+
+// secureDataDir creates or checks the data folder (--data-dir), repairing
+// or refusing it (live.SecureDataFolder), and warns about the paths in
+// paths (state, reports, outbox) that are outside it.
+func secureDataDir(store live.SecurityStore, dir string, paths []string, stderr io.Writer) int {
+	if store == nil {
+		return exitOK // no NTFS permissions to check (live refuses to run off Windows anyway)
+	}
+	dir = absPath(dir)
+	repaired, err := live.SecureDataFolder(store, dir, nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "evtxscan live: %v\n", err)
+		return exitUsage
+	}
+	if len(repaired) > 0 {
+		fmt.Fprintf(stderr, "warning: the permissions of %s were reset to SYSTEM and Administrators only (it %s)\n", dir, strings.Join(repaired, ", "))
+	}
+	for _, p := range paths {
+		if p == "" {
+			continue
+		}
+		rel, err := filepath.Rel(dir, absPath(p))
+		if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			fmt.Fprintf(stderr, "warning: %s is outside --data-dir %s: its permissions are not checked\n", p, dir)
+		}
+	}
+	return exitOK
 }
 
 // liveRun runs one analysis and hands its findings to the notifier. It

@@ -65,13 +65,29 @@ func TestScheduleInstallPrint(t *testing.T) {
 		Interval  string `xml:"Triggers>TimeTrigger>Repetition>Interval"`
 		UserID    string `xml:"Principals>Principal>UserId"`
 		Arguments string `xml:"Actions>Exec>Arguments"`
+		Command   string `xml:"Actions>Exec>Command"`
 	}
 	if err := xml.Unmarshal([]byte(strings.Replace(stdout, `encoding="UTF-8"`, "", 1)), &task); err != nil {
 		t.Fatalf("printed XML does not parse: %v\n%s", err, stdout)
 	}
-	want := `live --once --quiet --notify soc --keyword "a b" --format=jsonl --state C:\ProgramData\evtxscan\state.json --out C:\ProgramData\evtxscan\reports`
+	want := `live --once --quiet --notify soc --keyword "a b" --format=jsonl --data-dir C:\ProgramData\evtxscan --state C:\ProgramData\evtxscan\state.json --out C:\ProgramData\evtxscan\reports`
 	if task.URI != `\evtxscan\test` || task.Interval != "PT30M" || task.UserID != "S-1-5-18" || task.Arguments != want {
 		t.Errorf("task %+v\nwant arguments %s", task, want)
+	}
+	// The task runs the installed copy, quoted, never the program it was started from.
+	if runtime.GOOS != "windows" && task.Command != `"C:\Program Files\evtxscan\evtxscan.exe"` {
+		t.Errorf("Command %s, want the quoted installed path", task.Command)
+	}
+	code, stdout, stderr = runCmd("schedule", "install", "--print", "--install-dir", `D:\Tools dir\evtxscan\`, "--data-dir", `D:\evtx data`)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if err := xml.Unmarshal([]byte(strings.Replace(stdout, `encoding="UTF-8"`, "", 1)), &task); err != nil {
+		t.Fatal(err)
+	}
+	if runtime.GOOS != "windows" && (task.Command != `"D:\Tools dir\evtxscan\evtxscan.exe"` ||
+		task.Arguments != `live --once --quiet --data-dir "D:\evtx data" --state "D:\evtx data\state.json" --out "D:\evtx data\reports"`) {
+		t.Errorf("with --install-dir and --data-dir: Command %s Arguments %s", task.Command, task.Arguments)
 	}
 	refusals := []struct {
 		args []string

@@ -22,14 +22,20 @@ func init() {
 }
 
 const scheduleUsage = `Usage:
-  evtxscan schedule install [--every 15m] [--name \evtxscan\live] [live flags]
+  evtxscan schedule install [--every 15m] [--name \evtxscan\live] [--install-dir DIR] [live flags]
   evtxscan schedule remove  [--name \evtxscan\live]
   evtxscan schedule status  [--name \evtxscan\live]
 
-install creates (or replaces) a Task Scheduler task that runs
-'evtxscan live --once --state FILE [live flags]' as SYSTEM every --every,
-never two at a time, catching up after the machine was off. It needs an
-elevated prompt. --state defaults to %ProgramData%\evtxscan\state.json.
+install copies this program to %ProgramFiles%\evtxscan\evtxscan.exe
+(--install-dir), after checking that only administrators can write there,
+and creates (or replaces) a Task Scheduler task that runs it as
+'evtxscan live --once --data-dir DIR --state FILE [live flags]' as SYSTEM
+every --every, never two at a time, catching up after the machine was off.
+It needs an elevated prompt. The data folder (--data-dir, default
+%ProgramData%\evtxscan, holding state.json, reports/ and the outbox) is
+made readable and writable by SYSTEM and Administrators only, and checked
+on every run. Each run's reports go to reports\runs\<time>\; the newest
+with events is copied to reports\latest\.
 Alert secrets go into --notify-config (a file only administrators can read)
 or machine-wide environment variables (setx /M), never onto the command line.
 --print writes the task XML to stdout instead of installing it (any system).
@@ -44,7 +50,7 @@ Flags:
 
 // scheduleFlags are schedule's own flags; the rest of the command line
 // goes to live.
-var scheduleFlags = map[string]bool{"every": true, "name": true, "print": false}
+var scheduleFlags = map[string]bool{"every": true, "name": true, "install-dir": true, "print": false}
 
 func runSchedule(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
@@ -88,9 +94,10 @@ func runSchedule(args []string, stdout, stderr io.Writer) int {
 }
 
 type scheduleOptions struct {
-	every time.Duration
-	name  string
-	print bool
+	every      time.Duration
+	name       string
+	installDir string
+	print      bool
 }
 
 func scheduleFlagSet(o *scheduleOptions, w io.Writer) *pflag.FlagSet {
@@ -98,6 +105,7 @@ func scheduleFlagSet(o *scheduleOptions, w io.Writer) *pflag.FlagSet {
 	fs.SetOutput(w)
 	fs.DurationVar(&o.every, "every", 15*time.Minute, "how often the task runs (1m to 744h)")
 	fs.StringVar(&o.name, "name", live.DefaultTaskName, "task path in Task Scheduler")
+	fs.StringVar(&o.installDir, "install-dir", programFiles()+`\evtxscan`, "where the program the task runs is installed (only administrators may write there)")
 	fs.BoolVar(&o.print, "print", false, "print the task XML (UTF-8) instead of installing it")
 	return fs
 }
@@ -144,17 +152,33 @@ func (o *scheduleOptions) install(liveArgs []string, stdout, stderr io.Writer) i
 	}
 	// The task runs in C:\Windows\System32: relative paths would land there.
 	args = absolutePathArgs(args)
+	// Windows paths, also in --print on other systems.
+	dataDir := absPath(lo.dataDir)
+	if dataDir == "" {
+		dataDir = programData() + `\evtxscan`
+		args = append(args, "--data-dir", dataDir)
+	}
 	if lo.state == "" {
-		state := programData() + `\evtxscan\state.json` // a Windows path, also in --print on other systems
-		args = append(args, "--state", state)
+		args = append(args, "--state", dataDir+`\state.json`)
 	}
 	if lo.out == "evtxscan-report" && !hasFlag(args, "out", "o") {
-		args = append(args, "--out", programData()+`\evtxscan\reports`)
+		args = append(args, "--out", dataDir+`\reports`)
 	}
-	prog, err := os.Executable()
-	if err != nil {
-		fmt.Fprintf(stderr, "evtxscan schedule install: cannot find this program's path: %v\n", err)
-		return exitUsage
+	installDir := absPath(o.installDir)
+	prog := strings.TrimRight(installDir, `\/`) + `\` + live.ProgramName
+	if !o.print && runtime.GOOS == "windows" {
+		self, err := os.Executable()
+		if err != nil {
+			fmt.Fprintf(stderr, "evtxscan schedule install: cannot find this program's path: %v\n", err)
+			return exitUsage
+		}
+		if prog, err = live.InstallProgram(live.WindowsSecurity(), self, installDir); err != nil {
+			fmt.Fprintf(stderr, "evtxscan schedule install: %v\n", err)
+			return exitUsage
+		}
+		if code := secureDataDir(live.WindowsSecurity(), dataDir, []string{lo.state, lo.out, lo.notify.Outbox}, stderr); code != exitOK {
+			return code
+		}
 	}
 	task := live.Task{Name: o.name, Every: o.every, Program: prog, Args: args, Author: os.Getenv("USERNAME")}
 	xml, err := task.XML()
@@ -191,7 +215,7 @@ func (o *scheduleOptions) install(liveArgs []string, stdout, stderr io.Writer) i
 }
 
 // pathFlags are live's flags that name files or folders.
-var pathFlags = map[string]bool{"out": true, "o": true, "state": true, "rules": true, "messages": true, "notify-config": true, "notify-outbox": true}
+var pathFlags = map[string]bool{"out": true, "o": true, "state": true, "data-dir": true, "rules": true, "messages": true, "notify-config": true, "notify-outbox": true}
 
 // absolutePathArgs makes the values of path flags absolute, in both the
 // "--flag value" and "--flag=value" forms.
@@ -239,6 +263,14 @@ func hasFlag(args []string, names ...string) bool {
 		}
 	}
 	return false
+}
+
+// programFiles is %ProgramFiles% (C:\Program Files when unset).
+func programFiles() string {
+	if pf := os.Getenv("ProgramFiles"); pf != "" {
+		return pf
+	}
+	return `C:\Program Files`
 }
 
 // programData is %ProgramData% (C:\ProgramData when unset).
