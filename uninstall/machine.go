@@ -119,6 +119,10 @@ type machine struct {
 	// name: the link between the service and its product.
 	installEvidence map[string]rules.EventRef
 
+	updates      []*updateOp   // Windows update removals being assembled
+	uninstallers []uninstaller // non-MSI uninstallers started (4688)
+	lastCrash    int           // 1 + index in out of the last uninstaller crash (0: none)
+
 	prune      bool // drop context no session can use any more (ordered input)
 	prunedSize int  // len(context)+len(procs) after the last prune
 }
@@ -133,7 +137,12 @@ func (m *machine) step(r *record) int {
 		m.orphan = nil
 	}
 	m.flushRecent(r.time)
+	m.flushUpdates(r.time, false)
 	switch r.kind {
+	case kindUpdate:
+		m.updateStep(r)
+	case kindAppCrash:
+		m.appCrashed(r)
 	case kindScmState, kindContext:
 		m.context = append(m.context, r)
 	case kindScmError:
@@ -157,6 +166,10 @@ func (m *machine) step(r *record) int {
 			m.recent[len(m.recent)-1].add(r)
 		}
 	case kindProcess:
+		if nsisUninstaller(r.sentence) {
+			m.uninstallerStarted(r)
+			break
+		}
 		m.procs = append(m.procs, r)
 	case kindShutdown, kindBoot:
 		m.closeAll(r)
@@ -354,6 +367,7 @@ func (m *machine) finish(lastSeen time.Time) []Incident {
 		}
 	}
 	m.pending = nil
+	m.flushUpdates(m.now, true)
 	for _, rs := range m.removed {
 		if rs.failure != nil {
 			m.out = append(m.out, *rs.failure)

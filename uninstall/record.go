@@ -29,6 +29,8 @@ const (
 	kindProcess          // Security 4688 of msiexec.exe
 	kindContext          // Restart Manager 10000–10010, User32 1074: shown when inside a session
 	kindRestart          // User32 1074 started by msiexec: belongs to the operation it ends
+	kindAppCrash         // Application Error 1000, Application Hang 1002, WER 1001 of another program than msiexec
+	kindUpdate           // a Windows update removal step: WUC 23/24/212–215, Servicing 1–6 to Absent, WUSA 7/8
 )
 
 // maxField bounds every string a record keeps from an event.
@@ -186,10 +188,20 @@ func classify(r fieldResolver, ev *parser.Event) (record, bool) {
 		strings.EqualFold(provider, "Application Hang") && id == 1002,
 		strings.EqualFold(provider, "Windows Error Reporting") && id == 1001:
 		app := get(r, ev, "AppName")
-		if !strings.EqualFold(app, "msiexec.exe") {
-			return rec, false
-		}
 		rec.kind = kindCrash
+		if !strings.EqualFold(app, "msiexec.exe") {
+			if !nsisUninstaller(app) {
+				return rec, false
+			}
+			// Kept only to tie an uninstaller's crash to the process
+			// creation that names its product (machine.appCrashed).
+			rec.kind = kindAppCrash
+			rec.detail = &detail{product: app, version: get(r, ev, "AppVersion"), errNum: get(r, ev, "ExceptionCode"),
+				errMeaning: get(r, ev, "ExceptionMeaning"), user: ev.System.UserID}
+			if pid, ok := parseHexPid(cmp0(get(r, ev, "AppProcessId"), get(r, ev, "ProcessId"))); ok {
+				rec.pid = pid
+			}
+		}
 	case strings.EqualFold(provider, "EventLog") && id == 6008,
 		strings.EqualFold(provider, "Microsoft-Windows-Kernel-Power") && id == 41:
 		rec.kind = kindShutdown
@@ -209,19 +221,26 @@ func classify(r fieldResolver, ev *parser.Event) (record, bool) {
 			// operation is about when nothing else does.
 			rec.service = get(r, ev, "DisplayName")
 		}
+	case strings.EqualFold(provider, "Microsoft-Windows-WindowsUpdateClient"),
+		strings.EqualFold(provider, "Microsoft-Windows-Servicing"),
+		strings.EqualFold(provider, "Microsoft-Windows-WUSA"):
+		if !classifyUpdate(r, ev, &rec) {
+			return rec, false
+		}
 	case strings.EqualFold(provider, "Microsoft-Windows-Security-Auditing") && id == 4688:
 		name, _ := ev.Data("NewProcessName")
-		if !strings.EqualFold(basename(name), "msiexec.exe") {
+		if !strings.EqualFold(basename(name), "msiexec.exe") && !nsisUninstaller(name) {
 			return rec, false
 		}
 		rec.kind = kindProcess
 		rec.detail = &detail{}
 		pidHex, _ := ev.Data("NewProcessId")
-		n, err := strconv.ParseUint(strings.TrimPrefix(strings.ToLower(pidHex), "0x"), 16, 32)
-		if err != nil {
+		pid, ok := parseHexPid(pidHex)
+		if !ok {
 			return rec, false
 		}
-		rec.pid = strconv.FormatUint(n, 10)
+		rec.pid = pid
+		rec.sentence = clip(name) // the program's path
 		rec.commandLine, _ = ev.Data("CommandLine")
 		rec.commandLine = clip(rec.commandLine)
 		user, _ := ev.Data("SubjectUserName")
@@ -239,6 +258,24 @@ func classify(r fieldResolver, ev *parser.Event) (record, bool) {
 	rec.ref = rules.EventRef{File: ev.Source.File, RecordID: id64, EventID: id,
 		Provider: ev.System.Provider, Channel: ev.System.Channel, Time: rec.time}
 	return rec, true
+}
+
+// parseHexPid reads a process id written in hex ("0x2c44", "2c44") and
+// returns it in decimal, the form 1040's ClientProcessId uses.
+func parseHexPid(s string) (string, bool) {
+	n, err := strconv.ParseUint(strings.TrimPrefix(strings.ToLower(strings.TrimSpace(s)), "0x"), 16, 32)
+	if err != nil {
+		return "", false
+	}
+	return strconv.FormatUint(n, 10), true
+}
+
+// nsisUninstaller reports whether a process path is a non-MSI uninstaller
+// whose crash names no product by itself: NSIS's temporary copy Au_.exe,
+// Inno Setup's unins000.exe, uninst.exe, uninstall.exe.
+func nsisUninstaller(path string) bool {
+	name := strings.ToLower(basename(path))
+	return name == "au_.exe" || strings.HasPrefix(name, "unins") && strings.HasSuffix(name, ".exe")
 }
 
 func positional(ev *parser.Event, n int) string {
