@@ -118,6 +118,9 @@ type machine struct {
 	// installEvidence is the 7045 that installed a service, by lower-case
 	// name: the link between the service and its product.
 	installEvidence map[string]rules.EventRef
+	// serviceImages is every service install (7045) seen, by lower-case
+	// name: its ImagePath ties it to a product's folder at removal.
+	serviceImages map[string]*record
 
 	updates      []*updateOp   // Windows update removals being assembled
 	uninstallers []uninstaller // non-MSI uninstallers started (4688)
@@ -150,6 +153,12 @@ func (m *machine) step(r *record) int {
 		m.serviceFailed(r)
 	case kindScmInstall:
 		m.context = append(m.context, r)
+		if m.serviceImages == nil {
+			m.serviceImages = map[string]*record{}
+		}
+		if len(m.serviceImages) < maxRemovedServices && r.service != "" && r.svcKey != "" {
+			m.serviceImages[strings.ToLower(r.service)] = r
+		}
 		if b := m.current(); b != nil {
 			b.services = append(b.services, r)
 		}
@@ -425,6 +434,8 @@ func (m *machine) learnServices(b *building, idx int) {
 			services = append(services, r.service)
 		}
 	}
+	linked, evidence := m.servicesUnderProduct(in, name)
+	services = append(services, linked...)
 	in.Services = append(in.Services, services...)
 	slices.Sort(in.Services)
 	in.Services = slices.Compact(in.Services)
@@ -439,6 +450,11 @@ func (m *machine) learnServices(b *building, idx int) {
 			partial: partial, incident: idx}
 		if ev, ok := m.installEvidence[strings.ToLower(s)]; ok {
 			rs.evidence = append(rs.evidence, ev)
+		}
+		for _, ev := range evidence[strings.ToLower(s)] {
+			if !slices.Contains(rs.evidence, ev) {
+				rs.evidence = append(rs.evidence, ev)
+			}
 		}
 		m.removed[strings.ToLower(s)] = rs
 	}

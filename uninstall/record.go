@@ -220,6 +220,7 @@ func classify(r fieldResolver, ev *parser.Event) (record, bool) {
 			// The application Restart Manager shut down: names what the
 			// operation is about when nothing else does.
 			rec.service = get(r, ev, "DisplayName")
+			rec.svcKey = get(r, ev, "FullPath") // the program: its folder ties services to the product
 		}
 	case strings.EqualFold(provider, "Microsoft-Windows-WindowsUpdateClient"),
 		strings.EqualFold(provider, "Microsoft-Windows-Servicing"),

@@ -264,3 +264,108 @@ func (m *machine) appCrashed(r *record) {
 		return
 	}
 }
+
+// servicesUnderProduct finds the services whose program lies in the
+// removed product's folder: the folder of an application Restart Manager
+// shut down for the removal (10002/10010 FullPath), or a folder path that
+// holds every significant word of the product's name ("C:\Program
+// Files\Fabrikam\Backup\fbagent.exe" for "Fabrikam Backup Agent"). The
+// service's 7045 (and the Restart Manager event) are returned as the
+// evidence, by lower-case service name. Programs under the Windows folder
+// never tie: every product's Restart Manager closes explorer.exe.
+func (m *machine) servicesUnderProduct(in *Incident, product string) ([]string, map[string][]rules.EventRef) {
+	if len(m.serviceImages) == 0 {
+		return nil, nil
+	}
+	type folder struct {
+		dir string
+		ref rules.EventRef
+	}
+	var folders []folder
+	end := in.End
+	if end.IsZero() {
+		end = in.Start.Add(logEndWindow)
+	}
+	for _, r := range m.context {
+		if r.kind != kindContext || r.eventID != 10002 && r.eventID != 10010 || r.time.Before(in.Start) || r.time.After(end) {
+			continue
+		}
+		if dir := programFolder(r.svcKey); dir != "" {
+			folders = append(folders, folder{dir, r.ref})
+		}
+	}
+	words := significantWords(product)
+	var names []string
+	evidence := map[string][]rules.EventRef{}
+	for key, svc := range m.serviceImages {
+		if svc.time.After(end) {
+			continue // installed after the removal: another product's
+		}
+		dir := programFolder(svc.svcKey)
+		if dir == "" {
+			continue
+		}
+		var refs []rules.EventRef
+		for _, f := range folders {
+			if dir == f.dir || strings.HasPrefix(dir, f.dir+`\`) {
+				refs = append(refs, f.ref)
+			}
+		}
+		if len(refs) == 0 && !allWordsIn(dir, words) {
+			continue
+		}
+		names = append(names, svc.service)
+		evidence[key] = append([]rules.EventRef{svc.ref}, refs...)
+	}
+	slices.Sort(names)
+	return names, evidence
+}
+
+// programFolder is the lower-case folder of a program path (an ImagePath
+// may be quoted, carry arguments or a \??\ prefix), "" when it is none or
+// lies under the Windows folder.
+func programFolder(path string) string {
+	p := strings.ToLower(strings.TrimSpace(path))
+	p = strings.TrimPrefix(p, `\??\`)
+	if strings.HasPrefix(p, `"`) {
+		p, _, _ = strings.Cut(p[1:], `"`)
+	} else if i := strings.Index(p, ".exe"); i >= 0 {
+		p = p[:i+4]
+	}
+	i := strings.LastIndexByte(p, '\\')
+	if i < 0 || len(p) < 3 || p[1] != ':' {
+		return ""
+	}
+	dir := p[:i]
+	if strings.Contains(dir+`\`, `:\windows\`) || strings.Count(dir, `\`) < 2 {
+		return "" // C:\Windows\…, or a drive's first level (C:\Program Files)
+	}
+	return dir
+}
+
+// significantWords are the words of a product name that can tie it to a
+// folder: 3 letters or more, not a version, not a word every vendor uses.
+func significantWords(name string) []string {
+	var words []string
+	for _, w := range strings.FieldsFunc(strings.ToLower(name), func(r rune) bool { return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9') }) {
+		if len(w) < 3 || commonWord[w] || strings.Trim(w, "0123456789") == "" {
+			continue
+		}
+		words = append(words, w)
+	}
+	return words
+}
+
+// allWordsIn reports whether every word occurs in the folder path (and
+// there is at least one).
+func allWordsIn(dir string, words []string) bool {
+	if len(words) == 0 {
+		return false
+	}
+	for _, w := range words {
+		if !strings.Contains(dir, w) {
+			return false
+		}
+	}
+	return true
+}
