@@ -27,8 +27,9 @@ import (
 // expected is one incident the truth says a scan must report.
 type expected struct {
 	evtxwriter.ExpectIncident `yaml:",inline"`
-	Computer                  string `yaml:"computer"`
-	File                      string `yaml:"file"`
+	Computer                  string   `yaml:"computer"`
+	File                      string   `yaml:"file"`
+	Records                   []uint64 `yaml:"records"` // corpus truth: the key events the finding's evidence must list
 }
 
 // score counts one benchmark run.
@@ -177,6 +178,13 @@ func checkAttributes(t *testing.T, name string, f *rules.Finding, e *expected) {
 	}
 	if f.Summary == "" {
 		t.Errorf("%s: %s %q: no summary", name, e.Kind, e.Product)
+	}
+	for _, id := range e.Records {
+		if !slices.ContainsFunc(f.Events, func(ev rules.EventRef) bool {
+			return ev.RecordID == id && (e.File == "" || strings.HasSuffix(filepath.ToSlash(ev.File), e.File))
+		}) {
+			t.Errorf("%s: %s %q: record %d is not in the finding's evidence", name, e.Kind, e.Product, id)
+		}
 	}
 }
 

@@ -125,6 +125,8 @@ type machine struct {
 	updates      []*updateOp   // Windows update removals being assembled
 	uninstallers []uninstaller // non-MSI uninstallers started (4688)
 	lastCrash    int           // 1 + index in out of the last uninstaller crash (0: none)
+	agentCmds    []*record     // "sysmon -u" commands not yet followed by Sysmon's stop
+	agentStop    int           // 1 + index in out of the last agent removal (0: none)
 
 	prune      bool // drop context no session can use any more (ordered input)
 	prunedSize int  // len(context)+len(procs) after the last prune
@@ -146,6 +148,8 @@ func (m *machine) step(r *record) int {
 		m.updateStep(r)
 	case kindAppCrash:
 		m.appCrashed(r)
+	case kindAgentCmd, kindAgentState:
+		m.agentEvent(r)
 	case kindScmState, kindContext:
 		m.context = append(m.context, r)
 	case kindScmError:

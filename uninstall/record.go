@@ -1,6 +1,7 @@
 package uninstall
 
 import (
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -30,6 +31,8 @@ const (
 	kindContext          // Restart Manager 10000–10010, User32 1074: shown when inside a session
 	kindRestart          // User32 1074 started by msiexec: belongs to the operation it ends
 	kindAppCrash         // Application Error 1000, Application Hang 1002, WER 1001 of another program than msiexec
+	kindAgentCmd         // Sysmon 1 / Security 4688 of "sysmon -u": an agent's uninstall command
+	kindAgentState       // Sysmon 4: the Sysmon service state changed (Stopped / Started)
 	kindUpdate           // a Windows update removal step: WUC 23/24/212–215, Servicing 1–6 to Absent, WUSA 7/8
 )
 
@@ -228,6 +231,21 @@ func classify(r fieldResolver, ev *parser.Event) (record, bool) {
 		if !classifyUpdate(r, ev, &rec) {
 			return rec, false
 		}
+	case strings.EqualFold(provider, "Microsoft-Windows-Sysmon") && id == 4:
+		state, _ := ev.Data("State")
+		version, _ := ev.Data("Version")
+		rec.kind, rec.detail = kindAgentState, &detail{product: "Sysmon", version: clip(version), status: strings.ToLower(clip(state))}
+	case strings.EqualFold(provider, "Microsoft-Windows-Sysmon") && id == 1,
+		strings.EqualFold(provider, "Microsoft-Windows-Security-Auditing") && id == 4688 && agentUninstall(ev):
+		if !agentUninstall(ev) {
+			return rec, false
+		}
+		cl, _ := ev.Data("CommandLine")
+		user, _ := ev.Data("User")
+		if user == "" {
+			user, _ = ev.Data("SubjectUserName")
+		}
+		rec.kind, rec.detail = kindAgentCmd, &detail{product: "Sysmon", commandLine: clip(cl), user: clip(user)}
 	case strings.EqualFold(provider, "Microsoft-Windows-Security-Auditing") && id == 4688:
 		name, _ := ev.Data("NewProcessName")
 		if !strings.EqualFold(basename(name), "msiexec.exe") && !nsisUninstaller(name) {
@@ -259,6 +277,24 @@ func classify(r fieldResolver, ev *parser.Event) (record, bool) {
 	rec.ref = rules.EventRef{File: ev.Source.File, RecordID: id64, EventID: id,
 		Provider: ev.System.Provider, Channel: ev.System.Channel, Time: rec.time}
 	return rec, true
+}
+
+// sysmonUninstall matches Sysmon's uninstall switch: -u (also "-u force").
+var sysmonUninstall = regexp.MustCompile(`(?i)(^|\s)[-/]u(\s|$)`)
+
+// agentUninstall reports whether a process creation (Sysmon 1, Security
+// 4688) runs Sysmon's uninstall: sysmon.exe / sysmon64.exe -u.
+func agentUninstall(ev *parser.Event) bool {
+	image, ok := ev.Data("Image")
+	if !ok {
+		image, _ = ev.Data("NewProcessName")
+	}
+	name := strings.ToLower(basename(image))
+	if name != "sysmon.exe" && name != "sysmon64.exe" {
+		return false
+	}
+	cl, _ := ev.Data("CommandLine")
+	return sysmonUninstall.MatchString(cl)
 }
 
 // parseHexPid reads a process id written in hex ("0x2c44", "2c44") and

@@ -218,6 +218,8 @@ func relevant(ev *parser.Event) bool {
 		return id >= 1 && id <= 6
 	case "Microsoft-Windows-WUSA":
 		return id == 7 || id == 8
+	case "Microsoft-Windows-Sysmon":
+		return id == 1 || id == 4
 	}
 	// Provider names are case-insensitive; the exact spellings above are
 	// what Windows writes, so only odd spellings pay for EqualFold.
@@ -228,7 +230,7 @@ func relevant(ev *parser.Event) bool {
 		strings.EqualFold(p, "Microsoft-Windows-Kernel-Power") || strings.EqualFold(p, "Microsoft-Windows-Security-Auditing") ||
 		strings.EqualFold(p, "Microsoft-Windows-RestartManager") || strings.EqualFold(p, "User32") ||
 		strings.EqualFold(p, "Microsoft-Windows-WindowsUpdateClient") || strings.EqualFold(p, "Microsoft-Windows-Servicing") ||
-		strings.EqualFold(p, "Microsoft-Windows-WUSA")
+		strings.EqualFold(p, "Microsoft-Windows-WUSA") || strings.EqualFold(p, "Microsoft-Windows-Sysmon")
 }
 
 // Sessions returns the incidents in which a product was (to be) removed:

@@ -369,3 +369,59 @@ func allWordsIn(dir string, words []string) bool {
 	}
 	return true
 }
+
+// agentCommandWindow: how long before Sysmon reports itself stopped its
+// uninstall command may run; agentBackWindow how long after a removal a
+// Sysmon that starts again is told as its return.
+const (
+	agentCommandWindow = time.Minute
+	agentBackWindow    = 24 * time.Hour
+	maxAgentCommands   = 16
+)
+
+// agentEvent follows a monitoring agent's removal: the uninstall command
+// (sysmon -u, as Sysmon 1 or 4688 records it — twice when Sysmon re-runs
+// itself from %TEMP%), the agent's own "Stopped" moments later (Sysmon 4),
+// and its "Started" if it comes back.
+func (m *machine) agentEvent(r *record) {
+	switch {
+	case r.kind == kindAgentCmd:
+		if len(m.agentCmds) >= maxAgentCommands {
+			m.agentCmds = m.agentCmds[1:]
+		}
+		m.agentCmds = append(m.agentCmds, r)
+	case r.status == "stopped":
+		var cmds []*record
+		for _, c := range m.agentCmds {
+			if !c.time.After(r.time) && r.time.Sub(c.time) <= agentCommandWindow {
+				cmds = append(cmds, c)
+			}
+		}
+		m.agentCmds = nil
+		if len(cmds) == 0 {
+			return // stopped without an uninstall command: a shutdown, a service restart
+		}
+		in := Incident{Kind: KindAgentRemoval, Product: r.product, Version: r.version, Computer: r.computer, User: cmds[0].user,
+			Start: cmds[0].time, End: r.time, Outcome: OutcomeRemoved, Level: rules.LevelHigh, Attention: true,
+			Rule: "security_product_uninstall", Cause: Cause{Detail: "command line: " + cmds[0].commandLine}}
+		for _, c := range cmds {
+			in.Events = append(in.Events, c.ref)
+		}
+		in.Events = append(in.Events, r.ref)
+		m.out = append(m.out, in)
+		m.agentStop = len(m.out)
+	case r.status == "started":
+		if m.agentStop == 0 || m.agentStop > len(m.out) {
+			return
+		}
+		in := &m.out[m.agentStop-1]
+		m.agentStop = 0
+		if d := r.time.Sub(in.End); d >= 0 && d <= agentBackWindow {
+			in.Events = append(in.Events, r.ref)
+			in.Reason = "running again " + d.Round(time.Second).String() + " later"
+			if r.version != "" {
+				in.Reason += ", version " + r.version
+			}
+		}
+	}
+}
