@@ -27,8 +27,9 @@ import (
 // expected is one incident the truth says a scan must report.
 type expected struct {
 	evtxwriter.ExpectIncident `yaml:",inline"`
-	Computer                  string `yaml:"computer"`
-	File                      string `yaml:"file"`
+	Computer                  string   `yaml:"computer"`
+	File                      string   `yaml:"file"`
+	Records                   []uint64 `yaml:"records"` // corpus truth: the key events the finding's evidence must list
 }
 
 // score counts one benchmark run.
@@ -178,6 +179,13 @@ func checkAttributes(t *testing.T, name string, f *rules.Finding, e *expected) {
 	if f.Summary == "" {
 		t.Errorf("%s: %s %q: no summary", name, e.Kind, e.Product)
 	}
+	for _, id := range e.Records {
+		if !slices.ContainsFunc(f.Events, func(ev rules.EventRef) bool {
+			return ev.RecordID == id && (e.File == "" || strings.HasSuffix(filepath.ToSlash(ev.File), e.File))
+		}) {
+			t.Errorf("%s: %s %q: record %d is not in the finding's evidence", name, e.Kind, e.Product, id)
+		}
+	}
 }
 
 // signalled reports whether a finding has rule id as its rule or signal.
@@ -188,14 +196,6 @@ func signalled(fs []rules.Finding, id string) bool {
 		}
 	}
 	return false
-}
-
-// knownGaps are scenarios whose truth the analysis does not meet yet; their
-// misses count in the printed figures but do not fail the test. Remove an
-// entry when it is fixed.
-var knownGaps = map[string]string{
-	"s21_uninstaller_crash_wer": "the crashing Au_.exe is not yet tied to Northwind Studio through the 4688 `_?=` folder",
-	"s7_update_removal_failed":  "the update removal's start (WUC 215, Servicing 1) is not yet part of its incident's evidence",
 }
 
 func TestPrecisionScenarios(t *testing.T) {
@@ -222,19 +222,7 @@ func TestPrecisionScenarios(t *testing.T) {
 		for _, e := range sc.Expect.Incidents {
 			want = append(want, expected{ExpectIncident: e})
 		}
-		jt := t
-		if why, gap := knownGaps[sc.Name]; gap {
-			// Counted in the figures, reported, but not yet failing: see
-			// knownGaps.
-			jt = &testing.T{}
-			t.Logf("%s: KNOWN GAP (%s)", sc.Name, why)
-			for i := range res.Findings {
-				if f := &res.Findings[i]; f.Level >= rules.LevelMedium {
-					t.Logf("%s: finding %s %s %q", sc.Name, f.RuleID, findingKind(f), findingProduct(f))
-				}
-			}
-		}
-		total.add(judge(jt, sc.Name, res.Findings, want))
+		total.add(judge(t, sc.Name, res.Findings, want))
 		for _, id := range sc.Expect.MustFind {
 			if !signalled(res.Findings, id) {
 				t.Errorf("%s: must find %s: no finding has it as rule or signal", sc.Name, id)

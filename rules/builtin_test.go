@@ -523,7 +523,7 @@ func TestRuleMsiSessionUnterminated(t *testing.T) {
 			fields: map[string]string{"Package": pkg, "ClientProcessId": "9120"}},
 		{name: "1042 more than 30 minutes later", rule: rule, want: 1, events: []*parser.Event{
 			msiSession(1040, "14:00:00", pkg, "9120"), msiSession(1042, "14:31:00", pkg, "9120")}},
-		{name: "1042 of another client process", rule: rule, want: 1, events: []*parser.Event{
+		{name: "near-miss: 1042 from the other msiexec process (client and server log it; issue #12)", rule: rule, want: 0, events: []*parser.Event{
 			msiSession(1040, "14:00:00", pkg, "9120"), msiSession(1042, "14:00:05", pkg, "9121")}},
 		{name: "1042 of another package", rule: rule, want: 1, events: []*parser.Event{
 			msiSession(1040, "14:00:00", pkg, "9120"), msiSession(1042, "14:00:05", `C:\other.msi`, "9120")}},
@@ -726,8 +726,8 @@ func TestRuleOsUpdateUninstallFailed(t *testing.T) {
 	}
 	servicing := func(id uint16, target string) *parser.Event {
 		return synth("Microsoft-Windows-Servicing", id, "10:00:00", atLevel(2), namedData(
-			"identifier", "Package_for_KB5050001~31bf3856ad364e35~amd64~~22621.1.0", "targetPackageState", target,
-			"errorCode", "0x800f0825", "client", "DISM Manager Provider"))
+			"PackageIdentifier", "KB5050001", "IntendedPackageState", target,
+			"ErrorCode", "0x800f0825", "Client", "DISM Manager Provider"))
 	}
 	wusa := func(id uint16) *parser.Event {
 		return synth("Microsoft-Windows-WUSA", id, "10:00:00", atLevel(2), namedData(
@@ -737,11 +737,11 @@ func TestRuleOsUpdateUninstallFailed(t *testing.T) {
 		{name: "WindowsUpdateClient 24 uninstall failure", rule: rule, want: 1, level: "high", events: []*parser.Event{wuc(24)},
 			fields: map[string]string{"ErrorMeaning": "E_ACCESSDENIED: access denied"}},
 		{name: "WindowsUpdateClient 213 revert failure", rule: rule, want: 1, events: []*parser.Event{wuc(213)}},
-		{name: "Servicing 3 with target Absent", rule: rule, want: 1, events: []*parser.Event{servicing(3, "0")},
+		{name: "Servicing 3 with target Absent", rule: rule, want: 1, events: []*parser.Event{servicing(3, "5000")},
 			fields: map[string]string{"ErrorMeaning": "CBS_E_CANNOT_UNINSTALL: the package cannot be uninstalled"}},
 		{name: "WUSA 8 could not uninstall", rule: rule, want: 1, events: []*parser.Event{wusa(8)}},
 		{name: "near-miss: WindowsUpdateClient 20 install failure", rule: rule, want: 0, events: []*parser.Event{wuc(20)}},
-		{name: "near-miss: Servicing 3 installing (target Installed)", rule: rule, want: 0, events: []*parser.Event{servicing(3, "112")}},
+		{name: "near-miss: Servicing 3 installing (target Installed)", rule: rule, want: 0, events: []*parser.Event{servicing(3, "5112")}},
 		{name: "near-miss: WUSA 7 uninstalled fine", rule: rule, want: 0, events: []*parser.Event{wusa(7)}},
 	})
 }
@@ -1174,8 +1174,8 @@ func TestBuiltinFieldMapsResolve(t *testing.T) {
 	hang := synth("Application Hang", 1002, "14:00:09", posData("msiexec.exe", "5.0.19041.1", "2d4c", "01dab0c0d0e0f000",
 		"5000", `C:\Windows\System32\msiexec.exe`, "9a1b2c3d", "", "", "Unknown"))
 	restart := synth("MsiInstaller", 1038, "10:00:00", posData("VMware Tools", "12.1", "1033", "1", "2", "VMware, Inc.", "(NULL)"))
-	servicing := synth("Microsoft-Windows-Servicing", 1, "10:00:00", namedData("identifier", "Package_for_KB5050001",
-		"currentPackageState", "112", "targetPackageState", "0", "client", "DISM Manager Provider"))
+	servicing := synth("Microsoft-Windows-Servicing", 1, "10:00:00", namedData("PackageIdentifier", "KB5050001",
+		"InitialPackageState", "5112", "IntendedPackageState", "5000", "Client", "DISM Manager Provider"))
 	wusa := synth("Microsoft-Windows-WUSA", 8, "10:00:00", namedData("UpdateTitle", "KB5050001", "ErrorCode", "2147942405"))
 	session := msiSession(1040, "10:00:00", `C:\Users\alice\Downloads\ContosoAgent.msi`, "6700")
 	session.System.ProcessID = 17924 // Execution/@ProcessID (msiexec service) differs from the client

@@ -247,8 +247,19 @@ func incidentFinding(in *Incident, signals []*rules.Finding, info map[string]rul
 func infoOf(in *Incident, signals []string) *rules.IncidentInfo {
 	return &rules.IncidentInfo{Kind: in.Kind, Outcome: in.Outcome, Reason: in.Reason, Product: in.Product,
 		Version: in.Version, ProductCode: in.ProductCode, CauseCode: in.Cause.Code, CauseName: in.Cause.Name,
-		CauseMeaning: strings.TrimSpace(strings.TrimPrefix(in.Cause.Meaning+" — "+in.Cause.Detail, " — ")),
+		CauseMeaning: joinNonEmpty(" — ", in.Cause.Meaning, in.Cause.Detail),
 		Advice:       in.Advice(), Signals: signals}
+}
+
+// joinNonEmpty joins the non-empty parts with sep.
+func joinNonEmpty(sep string, parts ...string) string {
+	var kept []string
+	for _, p := range parts {
+		if p = strings.TrimSpace(p); p != "" {
+			kept = append(kept, p)
+		}
+	}
+	return strings.Join(kept, sep)
 }
 
 // incidentFields are the display fields of an incident's finding.
@@ -367,6 +378,11 @@ func detectionKind(f *rules.Finding) string {
 func describeDetection(f *rules.Finding, ruleIDs []string) {
 	kind := detectionKind(f)
 	if kind == "" {
+		if f.Summary == "" {
+			// A detection of no known incident kind still says on one line
+			// what was seen where.
+			f.Summary = joinNonEmpty(": ", f.Title+" on "+f.Computer, subjectOf(f))
+		}
 		return
 	}
 	in := Incident{Kind: kind, Computer: f.Computer, Start: f.Time}

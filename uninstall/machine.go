@@ -118,6 +118,15 @@ type machine struct {
 	// installEvidence is the 7045 that installed a service, by lower-case
 	// name: the link between the service and its product.
 	installEvidence map[string]rules.EventRef
+	// serviceImages is every service install (7045) seen, by lower-case
+	// name: its ImagePath ties it to a product's folder at removal.
+	serviceImages map[string]*record
+
+	updates      []*updateOp   // Windows update removals being assembled
+	uninstallers []uninstaller // non-MSI uninstallers started (4688)
+	lastCrash    int           // 1 + index in out of the last uninstaller crash (0: none)
+	agentCmds    []*record     // "sysmon -u" commands not yet followed by Sysmon's stop
+	agentStop    int           // 1 + index in out of the last agent removal (0: none)
 
 	prune      bool // drop context no session can use any more (ordered input)
 	prunedSize int  // len(context)+len(procs) after the last prune
@@ -133,7 +142,14 @@ func (m *machine) step(r *record) int {
 		m.orphan = nil
 	}
 	m.flushRecent(r.time)
+	m.flushUpdates(r.time, false)
 	switch r.kind {
+	case kindUpdate:
+		m.updateStep(r)
+	case kindAppCrash:
+		m.appCrashed(r)
+	case kindAgentCmd, kindAgentState:
+		m.agentEvent(r)
 	case kindScmState, kindContext:
 		m.context = append(m.context, r)
 	case kindScmError:
@@ -141,6 +157,12 @@ func (m *machine) step(r *record) int {
 		m.serviceFailed(r)
 	case kindScmInstall:
 		m.context = append(m.context, r)
+		if m.serviceImages == nil {
+			m.serviceImages = map[string]*record{}
+		}
+		if len(m.serviceImages) < maxRemovedServices && r.service != "" && r.svcKey != "" {
+			m.serviceImages[strings.ToLower(r.service)] = r
+		}
 		if b := m.current(); b != nil {
 			b.services = append(b.services, r)
 		}
@@ -157,6 +179,10 @@ func (m *machine) step(r *record) int {
 			m.recent[len(m.recent)-1].add(r)
 		}
 	case kindProcess:
+		if nsisUninstaller(r.sentence) {
+			m.uninstallerStarted(r)
+			break
+		}
 		m.procs = append(m.procs, r)
 	case kindShutdown, kindBoot:
 		m.closeAll(r)
@@ -354,6 +380,7 @@ func (m *machine) finish(lastSeen time.Time) []Incident {
 		}
 	}
 	m.pending = nil
+	m.flushUpdates(m.now, true)
 	for _, rs := range m.removed {
 		if rs.failure != nil {
 			m.out = append(m.out, *rs.failure)
@@ -411,6 +438,8 @@ func (m *machine) learnServices(b *building, idx int) {
 			services = append(services, r.service)
 		}
 	}
+	linked, evidence := m.servicesUnderProduct(in, name)
+	services = append(services, linked...)
 	in.Services = append(in.Services, services...)
 	slices.Sort(in.Services)
 	in.Services = slices.Compact(in.Services)
@@ -425,6 +454,11 @@ func (m *machine) learnServices(b *building, idx int) {
 			partial: partial, incident: idx}
 		if ev, ok := m.installEvidence[strings.ToLower(s)]; ok {
 			rs.evidence = append(rs.evidence, ev)
+		}
+		for _, ev := range evidence[strings.ToLower(s)] {
+			if !slices.Contains(rs.evidence, ev) {
+				rs.evidence = append(rs.evidence, ev)
+			}
 		}
 		m.removed[strings.ToLower(s)] = rs
 	}

@@ -1,6 +1,7 @@
 package uninstall
 
 import (
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -29,6 +30,10 @@ const (
 	kindProcess          // Security 4688 of msiexec.exe
 	kindContext          // Restart Manager 10000–10010, User32 1074: shown when inside a session
 	kindRestart          // User32 1074 started by msiexec: belongs to the operation it ends
+	kindAppCrash         // Application Error 1000, Application Hang 1002, WER 1001 of another program than msiexec
+	kindAgentCmd         // Sysmon 1 / Security 4688 of "sysmon -u": an agent's uninstall command
+	kindAgentState       // Sysmon 4: the Sysmon service state changed (Stopped / Started)
+	kindUpdate           // a Windows update removal step: WUC 23/24/212–215, Servicing 1–6 to Absent, WUSA 7/8
 )
 
 // maxField bounds every string a record keeps from an event.
@@ -186,10 +191,20 @@ func classify(r fieldResolver, ev *parser.Event) (record, bool) {
 		strings.EqualFold(provider, "Application Hang") && id == 1002,
 		strings.EqualFold(provider, "Windows Error Reporting") && id == 1001:
 		app := get(r, ev, "AppName")
-		if !strings.EqualFold(app, "msiexec.exe") {
-			return rec, false
-		}
 		rec.kind = kindCrash
+		if !strings.EqualFold(app, "msiexec.exe") {
+			if !nsisUninstaller(app) {
+				return rec, false
+			}
+			// Kept only to tie an uninstaller's crash to the process
+			// creation that names its product (machine.appCrashed).
+			rec.kind = kindAppCrash
+			rec.detail = &detail{product: app, version: get(r, ev, "AppVersion"), errNum: get(r, ev, "ExceptionCode"),
+				errMeaning: get(r, ev, "ExceptionMeaning"), user: ev.System.UserID}
+			if pid, ok := parseHexPid(cmp0(get(r, ev, "AppProcessId"), get(r, ev, "ProcessId"))); ok {
+				rec.pid = pid
+			}
+		}
 	case strings.EqualFold(provider, "EventLog") && id == 6008,
 		strings.EqualFold(provider, "Microsoft-Windows-Kernel-Power") && id == 41:
 		rec.kind = kindShutdown
@@ -208,20 +223,43 @@ func classify(r fieldResolver, ev *parser.Event) (record, bool) {
 			// The application Restart Manager shut down: names what the
 			// operation is about when nothing else does.
 			rec.service = get(r, ev, "DisplayName")
+			rec.svcKey = get(r, ev, "FullPath") // the program: its folder ties services to the product
 		}
+	case strings.EqualFold(provider, "Microsoft-Windows-WindowsUpdateClient"),
+		strings.EqualFold(provider, "Microsoft-Windows-Servicing"),
+		strings.EqualFold(provider, "Microsoft-Windows-WUSA"):
+		if !classifyUpdate(r, ev, &rec) {
+			return rec, false
+		}
+	case strings.EqualFold(provider, "Microsoft-Windows-Sysmon") && id == 4:
+		state, _ := ev.Data("State")
+		version, _ := ev.Data("Version")
+		rec.kind, rec.detail = kindAgentState, &detail{product: "Sysmon", version: clip(version), status: strings.ToLower(clip(state))}
+	case strings.EqualFold(provider, "Microsoft-Windows-Sysmon") && id == 1,
+		strings.EqualFold(provider, "Microsoft-Windows-Security-Auditing") && id == 4688 && agentUninstall(ev):
+		if !agentUninstall(ev) {
+			return rec, false
+		}
+		cl, _ := ev.Data("CommandLine")
+		user, _ := ev.Data("User")
+		if user == "" {
+			user, _ = ev.Data("SubjectUserName")
+		}
+		rec.kind, rec.detail = kindAgentCmd, &detail{product: "Sysmon", commandLine: clip(cl), user: clip(user)}
 	case strings.EqualFold(provider, "Microsoft-Windows-Security-Auditing") && id == 4688:
 		name, _ := ev.Data("NewProcessName")
-		if !strings.EqualFold(basename(name), "msiexec.exe") {
+		if !strings.EqualFold(basename(name), "msiexec.exe") && !nsisUninstaller(name) {
 			return rec, false
 		}
 		rec.kind = kindProcess
 		rec.detail = &detail{}
 		pidHex, _ := ev.Data("NewProcessId")
-		n, err := strconv.ParseUint(strings.TrimPrefix(strings.ToLower(pidHex), "0x"), 16, 32)
-		if err != nil {
+		pid, ok := parseHexPid(pidHex)
+		if !ok {
 			return rec, false
 		}
-		rec.pid = strconv.FormatUint(n, 10)
+		rec.pid = pid
+		rec.sentence = clip(name) // the program's path
 		rec.commandLine, _ = ev.Data("CommandLine")
 		rec.commandLine = clip(rec.commandLine)
 		user, _ := ev.Data("SubjectUserName")
@@ -239,6 +277,42 @@ func classify(r fieldResolver, ev *parser.Event) (record, bool) {
 	rec.ref = rules.EventRef{File: ev.Source.File, RecordID: id64, EventID: id,
 		Provider: ev.System.Provider, Channel: ev.System.Channel, Time: rec.time}
 	return rec, true
+}
+
+// sysmonUninstall matches Sysmon's uninstall switch: -u (also "-u force").
+var sysmonUninstall = regexp.MustCompile(`(?i)(^|\s)[-/]u(\s|$)`)
+
+// agentUninstall reports whether a process creation (Sysmon 1, Security
+// 4688) runs Sysmon's uninstall: sysmon.exe / sysmon64.exe -u.
+func agentUninstall(ev *parser.Event) bool {
+	image, ok := ev.Data("Image")
+	if !ok {
+		image, _ = ev.Data("NewProcessName")
+	}
+	name := strings.ToLower(basename(image))
+	if name != "sysmon.exe" && name != "sysmon64.exe" {
+		return false
+	}
+	cl, _ := ev.Data("CommandLine")
+	return sysmonUninstall.MatchString(cl)
+}
+
+// parseHexPid reads a process id written in hex ("0x2c44", "2c44") and
+// returns it in decimal, the form 1040's ClientProcessId uses.
+func parseHexPid(s string) (string, bool) {
+	n, err := strconv.ParseUint(strings.TrimPrefix(strings.ToLower(strings.TrimSpace(s)), "0x"), 16, 32)
+	if err != nil {
+		return "", false
+	}
+	return strconv.FormatUint(n, 10), true
+}
+
+// nsisUninstaller reports whether a process path is a non-MSI uninstaller
+// whose crash names no product by itself: NSIS's temporary copy Au_.exe,
+// Inno Setup's unins000.exe, uninst.exe, uninstall.exe.
+func nsisUninstaller(path string) bool {
+	name := strings.ToLower(basename(path))
+	return name == "au_.exe" || strings.HasPrefix(name, "unins") && strings.HasSuffix(name, ".exe")
 }
 
 func positional(ev *parser.Event, n int) string {

@@ -115,7 +115,7 @@ func (t *Tracker) Add(ev *parser.Event) {
 		return
 	}
 	switch rec.kind {
-	case kindScmState, kindScmError, kindScmInstall, kindContext, kindRestart, kindProcess:
+	case kindScmState, kindScmError, kindScmInstall, kindContext, kindRestart, kindProcess, kindAppCrash:
 		if t.context >= MaxContextRecords {
 			t.Dropped++
 			return
@@ -212,6 +212,14 @@ func relevant(ev *parser.Event) bool {
 		return id >= 10000 && id <= 10010
 	case "User32", "USER32":
 		return id == 1074
+	case "Microsoft-Windows-WindowsUpdateClient":
+		return id == 23 || id == 24 || id >= 212 && id <= 215
+	case "Microsoft-Windows-Servicing":
+		return id >= 1 && id <= 6
+	case "Microsoft-Windows-WUSA":
+		return id == 7 || id == 8
+	case "Microsoft-Windows-Sysmon":
+		return id == 1 || id == 4
 	}
 	// Provider names are case-insensitive; the exact spellings above are
 	// what Windows writes, so only odd spellings pay for EqualFold.
@@ -220,7 +228,9 @@ func relevant(ev *parser.Event) bool {
 		strings.EqualFold(p, "EventLog") || strings.EqualFold(p, "Application Error") ||
 		strings.EqualFold(p, "Application Hang") || strings.EqualFold(p, "Windows Error Reporting") ||
 		strings.EqualFold(p, "Microsoft-Windows-Kernel-Power") || strings.EqualFold(p, "Microsoft-Windows-Security-Auditing") ||
-		strings.EqualFold(p, "Microsoft-Windows-RestartManager") || strings.EqualFold(p, "User32")
+		strings.EqualFold(p, "Microsoft-Windows-RestartManager") || strings.EqualFold(p, "User32") ||
+		strings.EqualFold(p, "Microsoft-Windows-WindowsUpdateClient") || strings.EqualFold(p, "Microsoft-Windows-Servicing") ||
+		strings.EqualFold(p, "Microsoft-Windows-WUSA") || strings.EqualFold(p, "Microsoft-Windows-Sysmon")
 }
 
 // Sessions returns the incidents in which a product was (to be) removed:
@@ -324,10 +334,6 @@ func dropOlder(recs []*record, before time.Time) []*record {
 		recs = recs[len(recs)-64:]
 	}
 	return recs
-}
-
-func sameTransaction(a, b *record) bool {
-	return a != nil && strings.EqualFold(a.pkg, b.pkg) && a.pid == b.pid
 }
 
 // removeCommand matches msiexec command lines that remove a product:

@@ -8,7 +8,7 @@ import (
 var kindNoun = map[string]string{
 	KindInstall: "Install", KindRemoval: "Removal", KindUpgrade: "Upgrade", KindRepair: "Repair",
 	KindPatch: "Patch", KindAppxRemoval: "AppX package removal", KindAppxDeployment: "AppX package deployment",
-	KindUpdateRemoval: "Windows update removal", KindAgentRemoval: "Removal of security agent",
+	KindUpdateRemoval: "Windows update removal", KindAgentRemoval: "Security agent",
 	KindServiceFailure: "Service of removed product", KindUninstallerCrash: "Uninstaller",
 }
 
@@ -71,6 +71,9 @@ func (in *Incident) Summary() string {
 		b.WriteString(" never finished and was superseded by a later upgrade")
 	case "":
 	default:
+		if in.Kind == KindAgentRemoval && in.Outcome == OutcomeFailed {
+			b.WriteString(" removal") // "Security agent X on Y removal failed"
+		}
 		b.WriteString(" " + in.Outcome)
 		if in.Reason != "" {
 			b.WriteString(" (" + in.Reason + ")")
