@@ -30,7 +30,10 @@ type chunkResult struct {
 	// range: they are found, if not from allocated space.
 	recoveredIn int
 	missing     int // records the chunk header announces that were not found
-	zeroed      bool
+	// partial is set when reading stopped inside the chunk and its header's
+	// record range cannot say how many records the rest held.
+	partial bool
+	zeroed  bool
 	// ids is the range of record numbers the chunk holds: its header's
 	// when that is trustworthy, else the numbers of the records read.
 	ids      idRange
@@ -271,6 +274,7 @@ func (w *chunkWorker) chunk(idx int) (res *chunkResult) {
 		w.problem(w.base, 0, strconv.Itoa(res.duplicates)+" carved records are stale copies of records read from allocated chunks (same ids); not yielded again")
 	}
 	w.accountChunk()
+	w.accountRest(off, reachedEnd)
 	return res
 }
 
@@ -334,6 +338,28 @@ func (w *chunkWorker) accountChunk() {
 	if w.lowID != 0 && w.highID-w.lowID < maxChunkRecords {
 		res.ids, res.hasIDs = idRange{w.lowID, w.highID}, true
 	}
+}
+
+// accountRest names the rest of a chunk whose reading stopped at off
+// (damaged framing) when the chunk header's record range cannot count what
+// was lost there: the range is implausible, or the records found fall
+// outside it. The loss has an unknown number of records, but the run is
+// incomplete and the problem says where and why.
+func (w *chunkWorker) accountRest(off int, reachedEnd bool) {
+	if reachedEnd || w.res.missing > 0 {
+		return // read to the end, or the header's range counted the loss
+	}
+	trusted := w.hdrOK && (w.lowID == 0 || (w.hdr.first <= w.lowID && w.highID <= w.hdr.last))
+	if trusted && w.highID >= w.hdr.last {
+		return // every record the header announces was found before the damage
+	}
+	why := "the chunk header's record range is implausible"
+	if w.hdrOK {
+		why = "the chunk header's record range " + strconv.FormatUint(w.hdr.first, 10) + "–" + strconv.FormatUint(w.hdr.last, 10) + " does not match the records found"
+	}
+	w.res.partial = true
+	w.res.problems = append(w.res.problems, Problem{Offset: w.base + int64(off), Chunk: w.idx, Loss: true,
+		Reason: "rest of chunk from chunk offset 0x" + strconv.FormatInt(int64(off), 16) + " not read: an unknown number of records lost (" + why + ")"})
 }
 
 // checksumProblem reports a checksum mismatch as a Problem and as a

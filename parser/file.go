@@ -468,6 +468,9 @@ func (f *File) account(res *chunkResult) {
 	s.Lost += res.lost
 	s.Truncated += res.truncated
 	s.Missing += res.missing
+	if res.partial {
+		s.ChunksPartial++
+	}
 	if res.zeroed {
 		s.ChunksMissing++
 	}

@@ -10,9 +10,13 @@ type Stats struct {
 	Size          int64 // bytes in the file
 	Chunks        int   // chunks found (by signature, not the header's count)
 	ChunksSkipped int   // chunks not read (bad magic, bad CRC policy, broken)
-	Records       int   // records parsed from allocated chunk space
-	Recovered     int   // records carved (Options.Recover)
-	Lost          int   // records seen but not decodable
+	// ChunksPartial counts chunks whose reading stopped at damage while
+	// their header's record range could not say how many records the rest
+	// held: an unknown number of records lost (a Problem names the offset).
+	ChunksPartial int
+	Records       int // records parsed from allocated chunk space
+	Recovered     int // records carved (Options.Recover)
+	Lost          int // records seen but not decodable
 	// StaleCopies counts records carved from slack (Options.Recover) that
 	// are older copies of records read from allocated space (same record
 	// id): they are not yielded again, and a Problem names each chunk.
@@ -45,7 +49,7 @@ type Stats struct {
 // (evtxscan exits 3 and its summary says which file lost how many and why:
 // see the Problems with Records set, and Losses).
 func (s *Stats) Incomplete() bool {
-	return s.Err != nil || s.Lost > 0 || s.Missing > 0 || s.Truncated > 0 || s.ChunksSkipped > 0 || s.ChunksMissing > 0
+	return s.Err != nil || s.Lost > 0 || s.Missing > 0 || s.Truncated > 0 || s.ChunksSkipped > 0 || s.ChunksPartial > 0 || s.ChunksMissing > 0
 }
 
 // Losses returns the problems that cost records or chunks (lost, missing,
@@ -91,6 +95,7 @@ func LossSummary(s *Stats) string {
 	add(s.Lost, "lost (not decodable)")
 	add(s.Truncated, "truncated")
 	add(s.ChunksSkipped, "chunks skipped")
+	add(s.ChunksPartial, "chunks cut short (unknown number of records lost)")
 	add(s.ChunksMissing, "chunks missing (cut off or zeroed)")
 	out := ""
 	for i, p := range parts {
