@@ -349,7 +349,7 @@ func TestNoTempFilesLeft(t *testing.T) {
 	for _, e := range ents {
 		names = append(names, e.Name())
 	}
-	want := []string{FindingsCSVName, FindingsJSONLName, HTMLName, XLSXName, TimelineCSVName, TimelineJSONLName}
+	want := []string{FindingsCSVName, FindingsJSONLName, HTMLName, XLSXName, RunInfoName, TimelineCSVName, TimelineJSONLName}
 	slices.Sort(want)
 	if !slices.Equal(names, want) {
 		t.Errorf("output folder: got %q, want %q", names, want)
