@@ -203,6 +203,14 @@ func (t *timelineRows) uintCell(col byte, row, style int, v uint64) {
 	t.buf = append(t.buf, `</v></c>`...)
 }
 
+// floatCell writes a number as excelize writes a float64 (shortest 'f').
+func (t *timelineRows) floatCell(col byte, row, style int, v float64) {
+	t.cellStart(col, row, style)
+	t.buf = append(t.buf, `><v>`...)
+	t.buf = strconv.AppendFloat(t.buf, v, 'f', -1, 64)
+	t.buf = append(t.buf, `</v></c>`...)
+}
+
 func (t *timelineRows) textCell(col byte, row, style int, s string) {
 	t.cellStart(col, row, style)
 	t.buf = append(t.buf, ` t="inlineStr"><is><t`...)
