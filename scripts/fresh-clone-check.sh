@@ -76,7 +76,8 @@ if [ "$code" -ne 0 ]; then
 fi
 # One line: how many tests skipped, then each distinct reason once.
 skips=$(grep -c -- '--- SKIP' "$work/tests.out" || true)
-reasons=$(grep -A1 -- '--- SKIP' "$work/tests.out" | grep -v -- '--- SKIP\|^--$' |
+# go test -v prints a skip's message just before its "--- SKIP" line.
+reasons=$(grep -B1 -- '--- SKIP' "$work/tests.out" | grep -E '^[[:space:]]+[A-Za-z0-9_]+\.go:[0-9]+: ' |
 	sed -E 's/^[[:space:]]*[A-Za-z0-9_]+\.go:[0-9]+: //; s/no EVTX corpus at [^:]*:.*/no EVTX corpus (set EVTXSCAN_CORPUS)/; s/no shared folder at .*/no shared folder (set EVTXSCAN_SHARED)/' |
 	sort | uniq -c | sort -rn | awk '{n=$1; $1=""; printf "%s%d×%s", (NR>1 ? "; " : ""), n, $0}')
 echo "fresh clone: tests pass; $skips skipped: $reasons"
