@@ -256,9 +256,7 @@ func (x *xlsxWriter) event(r *eventRow) error {
 		x.tlRow++
 		row, style := x.tlRow, x.styles.eventLevel[r.level]
 		t.startRow(row, style)
-		if v, ok := excelTime(r.time, x.loc); ok {
-			t.floatCell('A', row, x.styles.date[style], v)
-		} else {
+		if !t.timeCell('A', row, x.styles.date[style], r.time, x.loc) {
 			t.textCell('A', row, style, displayTime(r.time, x.loc, 7))
 		}
 		t.memoCell('B', row, style, ev.System.Computer, &x.memo[0])

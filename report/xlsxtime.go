@@ -1,6 +1,7 @@
 package report
 
 import (
+	"math/bits"
 	"slices"
 	"strconv"
 	"time"
@@ -24,30 +25,82 @@ const excelDateFormat = "yyyy-mm-dd hh:mm:ss.000"
 const excelEpochUnix = -2209161600
 
 // excelFirstUnix is 1900-03-01T00:00:00Z (serial 61): before it the 1900
-// date system counts a 29 February 1900 that never was.
-const excelFirstUnix = -2203891200
+// date system counts a 29 February 1900 that never was. excelEndUnix is
+// 10000-01-01T00:00:00Z, past Excel's last date.
+const (
+	excelFirstUnix = -2203891200
+	excelEndUnix   = 253402300800
+)
 
 // excelTime returns t's wall clock in loc as an Excel serial date rounded
 // to the millisecond, and false when Excel cannot show it.
 func excelTime(t time.Time, loc *time.Location) (float64, bool) {
+	var buf [32]byte
+	b, ok := appendExcelTime(buf[:0], t, loc)
+	if !ok {
+		return 0, false
+	}
+	v, err := strconv.ParseFloat(string(b), 64)
+	return v, err == nil
+}
+
+// appendExcelTime appends the serial of excelTime as excelize writes that
+// float64 (shortest form, at most 15 significant digits: Excel keeps no
+// more), computed with integers: the Timeline writes one per event. The
+// digits are the serial rounded to 15 significant digits (about 9 µs at
+// today's dates, well under the millisecond shown), so parsing them gives
+// back a float64 whose shortest form is these same digits.
+func appendExcelTime(dst []byte, t time.Time, loc *time.Location) ([]byte, bool) {
 	if loc == nil {
 		loc = time.UTC
 	}
 	t = t.In(loc)
-	y, mo, d := t.Date()
-	h, mi, s := t.Clock()
-	wall := time.Date(y, mo, d, h, mi, s, t.Nanosecond(), time.UTC).Round(time.Millisecond)
-	if wall.Unix() < excelFirstUnix || wall.Year() > 9999 {
-		return 0, false
+	_, offset := t.Zone()
+	// Seconds of the wall clock since the Unix epoch, and its milliseconds.
+	wallSec := t.Unix() + int64(offset)
+	ms := int64(t.Nanosecond()+int(time.Millisecond/2)) / int64(time.Millisecond)
+	if ms == 1000 {
+		wallSec, ms = wallSec+1, 0
 	}
-	ms := (wall.Unix()-excelEpochUnix)*1000 + int64(wall.Nanosecond()/int(time.Millisecond))
+	if wallSec < excelFirstUnix || wallSec >= excelEndUnix {
+		return dst, false
+	}
 	const dayMS = 86_400_000
-	v := float64(ms/dayMS) + float64(ms%dayMS)/dayMS
-	// Excel keeps 15 significant digits (excelize cuts to them too): round
-	// to them here, so the value written is the value meant (about 9 µs
-	// resolution, well under the millisecond shown).
-	v, _ = strconv.ParseFloat(strconv.FormatFloat(v, 'g', 15, 64), 64)
-	return v, true
+	total := (wallSec-excelEpochUnix)*1000 + ms
+	days, rem := total/dayMS, total%dayMS
+	digits := 1
+	for d := days; d >= 10; d /= 10 {
+		digits++
+	}
+	decimals := 15 - digits // 10 for dates from 1927 to 2173
+	pow := int64(1)
+	for range decimals {
+		pow *= 10
+	}
+	// frac = round(rem*pow / dayMS), in 128 bits: rem*pow reaches 8.6e20
+	// before 1900-04-10 (3-digit serials, 12 decimals).
+	hi, lo := bits.Mul64(uint64(rem), uint64(pow))
+	lo, carry := bits.Add64(lo, dayMS/2, 0)
+	q, _ := bits.Div64(hi+carry, lo, dayMS)
+	frac := int64(q)
+	if frac == pow {
+		days, frac = days+1, 0
+	}
+	dst = strconv.AppendInt(dst, days, 10)
+	if frac == 0 {
+		return dst, true
+	}
+	for frac%10 == 0 {
+		frac /= 10
+		decimals--
+	}
+	dst = append(dst, '.')
+	var tmp [20]byte
+	f := strconv.AppendInt(tmp[:0], frac, 10)
+	for range decimals - len(f) {
+		dst = append(dst, '0')
+	}
+	return append(dst, f...), true
 }
 
 // makeDateStyles makes, for every row style, the same style with the date

@@ -2,8 +2,10 @@ package report
 
 import (
 	"math"
+	"math/rand/v2"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -146,4 +148,60 @@ func serialTime(v float64) time.Time {
 	days := math.Floor(v)
 	ms := math.Round((v - days) * 86_400_000)
 	return time.Date(1899, 12, 30, 0, 0, 0, 0, time.UTC).AddDate(0, 0, int(days)).Add(time.Duration(ms) * time.Millisecond)
+}
+
+// TestAppendExcelTimeAsExcelizeWrites: the digits the fast Timeline writer
+// appends are what excelize writes for the float64 excelTime returns (its
+// shortest form cut to 15 significant digits), for times all over Excel's
+// range and zones, milliseconds near every rounding edge included.
+func TestAppendExcelTimeAsExcelizeWrites(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 17))
+	zones := []*time.Location{time.UTC, time.FixedZone("UTC+05:30", 5*3600+1800), time.FixedZone("UTC-11:00", -11*3600)}
+	first, end := time.Date(1900, 3, 2, 0, 0, 0, 0, time.UTC).Unix(), time.Date(9999, 12, 30, 0, 0, 0, 0, time.UTC).Unix()
+	for i := range 200_000 {
+		var sec int64
+		if i%2 == 0 {
+			sec = first + rng.Int64N(end-first) // anywhere
+		} else {
+			sec = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC).Unix() + rng.Int64N(60*365*86400) // today's logs
+		}
+		ns := rng.IntN(1e9)
+		if i%3 == 0 {
+			ns = rng.IntN(1000)*int(time.Millisecond) + []int{0, 499_999, 500_000, 999_999}[i%4] // rounding edges
+		}
+		tm := time.Unix(sec, int64(ns))
+		loc := zones[i%len(zones)]
+		got, ok := appendExcelTime(nil, tm, loc)
+		v, ok2 := excelTime(tm, loc)
+		if !ok || !ok2 {
+			t.Fatalf("%v in %v: not representable", tm, loc)
+		}
+		if want := formatAsExcelize(v); string(got) != want {
+			t.Fatalf("%v in %v: appended %s, excelize writes %s", tm, loc, got, want)
+		}
+		if back := serialTime(v); back.Sub(wallClock(tm, loc)).Abs() > 10*time.Microsecond+500*time.Microsecond {
+			t.Fatalf("%v in %v: serial %s reads back as %v", tm, loc, got, back)
+		}
+	}
+}
+
+// formatAsExcelize is excelize's formatCellFloat(v, -1, 64): the shortest
+// form, cut to 15 significant digits.
+func formatAsExcelize(v float64) string {
+	s := strconv.FormatFloat(v, 'f', -1, 64)
+	sig := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' || sig == 0 && s[i] == '0' {
+			continue
+		}
+		if sig++; sig > 15 {
+			return strings.TrimSuffix(s[:i], ".")
+		}
+	}
+	return s
+}
+
+func wallClock(t time.Time, loc *time.Location) time.Time {
+	w := t.In(loc)
+	return time.Date(w.Year(), w.Month(), w.Day(), w.Hour(), w.Minute(), w.Second(), w.Nanosecond(), time.UTC)
 }
