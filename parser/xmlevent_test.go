@@ -441,7 +441,8 @@ func want(got, want string) string {
 // FuzzParseEventXML checks that no input panics or hangs and that an Event
 // comes back whenever no error does.
 func FuzzParseEventXML(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join("..", "..", "shared", "data", "rendered-xml", "*.xml"))
+	shared, _ := testenv.SharedDir()
+	files, _ := filepath.Glob(filepath.Join(shared, "data", "rendered-xml", "*.xml"))
 	for _, file := range files {
 		if b, err := os.ReadFile(file); err == nil {
 			f.Add(b)
@@ -457,7 +458,7 @@ func FuzzParseEventXML(f *testing.F) {
 }
 
 func BenchmarkParseEventXML(b *testing.B) {
-	data, err := os.ReadFile(filepath.Join("..", "..", "shared", "data", "rendered-xml", "Microsoft-Windows-Security-Auditing_4624_5.xml"))
+	data, err := os.ReadFile(filepath.Join(testenv.Shared(b), "data", "rendered-xml", "Microsoft-Windows-Security-Auditing_4624_5.xml"))
 	if err != nil {
 		b.Skip("shared samples not found:", err)
 	}

@@ -48,6 +48,7 @@ func ExampleWriter() {
 	// Output:
 	// findings.csv
 	// findings.jsonl
+	// run.json
 	// timeline.csv
 	// timeline.jsonl
 }

@@ -10,7 +10,9 @@
 //   - findings.csv, timeline.csv: flat tables for spreadsheets and
 //     Timeline Explorer;
 //   - findings.jsonl (a public format: see [Writer.Close]) and
-//     timeline.jsonl, which Timesketch imports as it is.
+//     timeline.jsonl, which Timesketch imports as it is;
+//   - run.json, with the CSV or JSONL files: the build that wrote them
+//     (Summary.Tool) and the run's counts.
 //
 // Data formats (JSONL) keep times in UTC (RFC 3339, 100 ns); display formats
 // (xlsx, HTML, CSV) show [Options.Location] with the UTC offset on every
@@ -272,6 +274,9 @@ func (w *Writer) Close(s Summary) error {
 	}
 	if w.jsonl != nil {
 		w.setErr(w.jsonl.close(v))
+	}
+	if w.csv != nil || w.jsonl != nil {
+		w.setErr(writeRunInfo(w.stage, v))
 	}
 	if xlsxDone != nil {
 		w.setErr(<-xlsxDone)

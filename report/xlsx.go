@@ -70,6 +70,7 @@ type xlsxStyles struct {
 	eventLevel           map[string]int // level name → row style
 	findingLevel         [rules.LevelCritical + 1]int
 	outcome              map[string]int
+	date                 map[int]int // row style → the same with the date format (xlsxtime.go)
 }
 
 func newXLSXWriter(st *stage, loc *time.Location) (*xlsxWriter, error) {
@@ -90,6 +91,9 @@ func newXLSXWriter(st *stage, loc *time.Location) (*xlsxWriter, error) {
 		}
 	}
 	if err := x.makeStyles(); err != nil {
+		return fail(err)
+	}
+	if err := x.makeDateStyles(); err != nil {
 		return fail(err)
 	}
 	if err := x.startTimelineSheet(); err != nil {
@@ -252,7 +256,9 @@ func (x *xlsxWriter) event(r *eventRow) error {
 		x.tlRow++
 		row, style := x.tlRow, x.styles.eventLevel[r.level]
 		t.startRow(row, style)
-		t.textCell('A', row, style, displayTime(r.time, x.loc, 7))
+		if !t.timeCell('A', row, x.styles.date[style], r.time, x.loc) {
+			t.textCell('A', row, style, displayTime(r.time, x.loc, 7))
+		}
 		t.memoCell('B', row, style, ev.System.Computer, &x.memo[0])
 		t.memoCell('C', row, style, ev.System.Channel, &x.memo[1])
 		t.memoCell('D', row, style, ev.System.Provider, &x.memo[2])
@@ -266,7 +272,7 @@ func (x *xlsxWriter) event(r *eventRow) error {
 		}
 		return nil
 	}
-	x.row[0] = displayTime(r.time, x.loc, 7)
+	x.row[0] = x.timeCell(r.time, x.styles.eventLevel[r.level])
 	x.row[1] = cellText(ev.System.Computer)
 	x.row[2] = cellText(ev.System.Channel)
 	x.row[3] = cellText(ev.System.Provider)
@@ -409,9 +415,9 @@ func (x *xlsxWriter) writeSummary(v *view) error {
 	r.blank()
 	kv := func(k string, val any) { r.put(0, excelize.Cell{StyleID: x.styles.label, Value: k}, val) }
 	kv("Tool", s.Tool)
-	kv("Run started", v.displayTime(s.Started))
+	kv("Run started", x.timeCell(s.Started, 0))
 	kv("Run took", s.Elapsed.Round(time.Millisecond).String())
-	kv("Times shown in", v.zone+" (each time carries its UTC offset; JSONL files are UTC)")
+	kv("Times shown in", v.zone+" (date-time cells to the millisecond; JSONL files are UTC to 100 ns)")
 	kv("Input files", len(s.Files))
 	kv("Unreadable files", v.unreadable)
 	kv("Records read", v.records)
@@ -423,8 +429,8 @@ func (x *xlsxWriter) writeSummary(v *view) error {
 	}
 	kv("Duplicates dropped", s.Duplicates)
 	kv("Events in timeline", v.events)
-	kv("First event", v.displayTime(v.first))
-	kv("Last event", v.displayTime(v.last))
+	kv("First event", x.timeCell(v.first, 0))
+	kv("Last event", x.timeCell(v.last, 0))
 	kv("Rules loaded", s.Rules)
 	kv("Findings", len(v.findings))
 	for l := rules.LevelCritical; l >= rules.LevelInformational; l-- {
@@ -522,7 +528,8 @@ func (x *xlsxWriter) writeFindings(v *view) error {
 		}
 		f := &v.findings[i]
 		c := layoutFinding(f)
-		r.put(x.styles.findingLevel[clampLevel(f.Level)], v.displayTime(f.Time), f.Level.String(), f.RuleID, f.Title,
+		style := x.styles.findingLevel[clampLevel(f.Level)]
+		r.put(style, x.timeCell(f.Time, style), f.Level.String(), f.RuleID, f.Title,
 			f.Computer, c.Product, c.Version, c.Status, c.Meaning, c.User, c.Details, len(f.Events), c.File, c.RecordID)
 	}
 	if r.err != nil {
@@ -545,7 +552,8 @@ func (x *xlsxWriter) writeUninstalls(v *view) error {
 			break
 		}
 		se := &v.sessions[i]
-		end := v.displayTime(se.End)
+		style := x.styles.outcome[se.Outcome]
+		end := x.timeCell(se.End, style)
 		if se.End.IsZero() {
 			end = "never ended"
 		}
@@ -553,7 +561,7 @@ func (x *xlsxWriter) writeUninstalls(v *view) error {
 		if len(se.Events) > 0 {
 			file, rec = se.Events[0].File, se.Events[0].RecordID
 		}
-		r.put(x.styles.outcome[se.Outcome], v.displayTime(se.Start), end, sessionDuration(se), se.Kind, se.Product, se.Version,
+		r.put(style, x.timeCell(se.Start, style), end, sessionDuration(se), se.Kind, se.Product, se.Version,
 			se.ProductCode, se.Package, se.Computer, se.User, se.Outcome, se.Reason, se.Status, se.StatusMeaning, se.Cause.String(),
 			se.Summary(), strings.Join(se.Signals, ", "), len(se.Events), file, rec)
 	}

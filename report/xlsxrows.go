@@ -39,6 +39,7 @@ import (
 	"math/bits"
 	"os"
 	"strconv"
+	"time"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -201,6 +202,21 @@ func (t *timelineRows) uintCell(col byte, row, style int, v uint64) {
 	t.buf = append(t.buf, `><v>`...)
 	t.buf = strconv.AppendUint(t.buf, v, 10)
 	t.buf = append(t.buf, `</v></c>`...)
+}
+
+// timeCell writes tm as a date cell (see appendExcelTime), as excelize
+// writes the float64 of excelTime; false when Excel cannot show tm.
+func (t *timelineRows) timeCell(col byte, row, style int, tm time.Time, loc *time.Location) bool {
+	mark := len(t.buf)
+	t.cellStart(col, row, style)
+	t.buf = append(t.buf, `><v>`...)
+	var ok bool
+	if t.buf, ok = appendExcelTime(t.buf, tm, loc); !ok {
+		t.buf = t.buf[:mark]
+		return false
+	}
+	t.buf = append(t.buf, `</v></c>`...)
+	return true
 }
 
 func (t *timelineRows) textCell(col byte, row, style int, s string) {

@@ -28,7 +28,7 @@ func TestSigmaHQOverCorpus(t *testing.T) {
 	if err := rs.AddBuiltin(); err != nil {
 		t.Fatal(err)
 	}
-	root := filepath.Join(shared, "evtx-corpus", "Yamato-Security+hayabusa-sample-evtx")
+	root := filepath.Join(testenv.Corpus(t), "Yamato-Security+hayabusa-sample-evtx")
 	want := map[string][]string{ // file (below root) → rule ids it must fire
 		"EVTX-ATTACK-SAMPLES/Execution/rogue_msi_url_1040_1042.evtx":                                                                  {"5594e67a-7f92-4a04-b65d-1a42fd824a60"}, // MSI Installation From Web
 		"EVTX-to-MITRE-Attack/TA0008-Lateral Movement/T1550-Use Alternate Authentication Material/ID4624-Mimikatz Pass the hash.evtx": {"8eef149c-bd26-49f2-9e5a-9b00e3af499b"}, // Pass the Hash Activity 2

@@ -99,7 +99,7 @@ func TestPrefilterDifferential(t *testing.T) {
 	}
 	events = append(events, eventMix()...)
 	if !testing.Short() {
-		root := filepath.Join(shared, "evtx-corpus", "Yamato-Security+hayabusa-sample-evtx", "EVTX-ATTACK-SAMPLES")
+		root := filepath.Join(testenv.Corpus(t), "Yamato-Security+hayabusa-sample-evtx", "EVTX-ATTACK-SAMPLES")
 		_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 			if err != nil || d.IsDir() || !strings.HasSuffix(p, ".evtx") {
 				return nil

@@ -1,16 +1,26 @@
 #!/usr/bin/env bash
 # bench.sh — times `evtxscan dump --format jsonl` against the other EVTX
-# dumpers installed here (libevtx's evtxexport, python-evtx's evtx_dump.py),
-# on the same files, side by side: MiB/s, ratios, GOMAXPROCS=1 vs 2, and peak
-# RSS for one file vs the whole corpus.
+# dumpers installed here, on the same files, side by side: first the real
+# peers in interleaved rounds (one core pinned with taskset, then two cores):
+# Rust omerbenamram/evtx `evtx_dump -t 1 -o jsonl` (the parser under
+# Hayabusa, Chainsaw and Zircolite), libevtx's evtxexport, and our whole
+# scan against our dump; then MiB/s, ratios, GOMAXPROCS=1 vs 2, and peak RSS
+# for one file vs the whole corpus.
 #
-# Usage: scripts/bench.sh [-n RUNS] [-f FILE] [-c CORPUS_DIR] [-q] [-p]
-#   -n RUNS    runs per measurement, the fastest counts (default 3)
-#   -f FILE    the single-file input (default: the largest .evtx of the corpus)
-#   -c DIR     the corpus (default: ../shared/evtx-corpus beside the repo)
+# Usage: scripts/bench.sh [-n RUNS] [-f FILE]... [-c CORPUS_DIR] [-r EVTX_DUMP] [-q] [-p] [-s]
+#   -n RUNS    runs (rounds) per measurement (default 3): the side-by-side
+#              section prints medians, the rest the fastest run
+#   -f FILE    a bench file, repeatable (default: the largest .evtx of the
+#              corpus and the largest System.evtx); the first is the
+#              "one file" of the later sections
+#   -c DIR     the corpus (default: $EVTXSCAN_CORPUS, else
+#              ../shared/evtx-corpus beside the repo)
+#   -r PATH    Rust evtx_dump (default: $EVTX_DUMP, else evtx_dump on PATH);
+#              build 0.12.2 as ../shared/docs/peers.md says
 #   -q         quick: one run each
 #   -p         also time python-evtx's evtx_dump.py on the one file (about
 #              0.1 MiB/s: minutes on the largest file, so off by default)
+#   -s         side by side only (skip the later sections)
 #
 # Peers that are not installed are reported as "not installed" and skipped;
 # the script never fails because a peer is missing. Install them with:
@@ -26,29 +36,37 @@ set -o pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 runs=3
-file=""
-corpus="$repo/../shared/evtx-corpus"
+files=()
+corpus=${EVTXSCAN_CORPUS:-"$repo/../shared/evtx-corpus"}
+rust=${EVTX_DUMP:-$(command -v evtx_dump || true)}
 
 python=0
-while getopts "n:f:c:qph" opt; do
+side_only=0
+while getopts "n:f:c:r:qpsh" opt; do
 	case $opt in
 	n) runs=$OPTARG ;;
-	f) file=$OPTARG ;;
+	f) files+=("$OPTARG") ;;
 	c) corpus=$OPTARG ;;
+	r) rust=$OPTARG ;;
 	q) runs=1 ;;
 	p) python=1 ;;
-	*) sed -n '2,22p' "$0"; exit 2 ;;
+	s) side_only=1 ;;
+	*) sed -n '2,35p' "$0"; exit 2 ;;
 	esac
 done
 
 die() { echo "bench.sh: $*" >&2; exit 2; }
 
-[ -d "$corpus" ] || die "no corpus at $corpus (pass -c DIR)"
+[ -d "$corpus" ] || die "no corpus at $corpus (pass -c DIR or set EVTXSCAN_CORPUS)"
 corpus=$(cd "$corpus" && pwd)
-if [ -z "$file" ]; then
-	file=$(find "$corpus" -type f -iname '*.evtx' -printf '%s\t%p\n' | sort -rn | head -1 | cut -f2-)
+if [ ${#files[@]} -eq 0 ]; then
+	files+=("$(find "$corpus" -type f -iname '*.evtx' -printf '%s\t%p\n' | sort -rn | head -1 | cut -f2-)")
+	files+=("$(find "$corpus" -type f -iname 'System.evtx' -printf '%s\t%p\n' | sort -rn | head -1 | cut -f2-)")
 fi
-[ -f "$file" ] || die "no input file ${file:-found}"
+for f in "${files[@]}"; do
+	[ -f "$f" ] || die "no input file ${f:-found}"
+done
+file=${files[0]}
 
 timebin=/usr/bin/time
 if ! [ -x "$timebin" ]; then
@@ -155,6 +173,112 @@ echo "evtxscan dump vs peers — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores ($c
 echo "best of $runs run(s); MiB/s = input bytes / wall time; MiB/cpu-s = input bytes / (user+sys CPU time);"
 echo "RSS = peak resident set of one process. With a load above the core count, trust ratios of CPU time more than wall time."
 echo
+
+# ---- Side by side with the real peers: interleaved rounds ----------------
+# Each round runs every command once, in turn, so a burst of load from other
+# jobs hits all of them alike; the median of the rounds counts. "1 core" is
+# the whole command pinned to CPU 0 with taskset (the parser and everything
+# else it runs), "2 cores" pinned to CPUs 0-1. Beside the wall time, the
+# CPU time (user+system, from /usr/bin/time) says what each parser costs
+# when other jobs hold the cores: a ratio of CPU times is the steadier one.
+pin1=() pin2=()
+if have taskset; then
+	pin1=(taskset -c 0)
+	[ "$(nproc)" -ge 2 ] && pin2=(taskset -c 0,1)
+else
+	echo "note: taskset is missing (apt-get install util-linux): 1-core runs use GOMAXPROCS=1 / -t 1 unpinned" >&2
+fi
+if [ -n "$rust" ] && [ -x "$rust" ]; then
+	rust_version=$("$rust" --version 2>/dev/null | head -1)
+	case $rust_version in
+	*0.12.2*) ;;
+	*) echo "note: $rust is '${rust_version:-unknown version}', not 0.12.2: the figures are for that version" >&2 ;;
+	esac
+else
+	rust=""
+fi
+
+# side_by_side FILE — labels and commands of one file, run in rounds.
+side_by_side() {
+	local f=$1 bytes labels=() cmds=() i r t0 t1
+	bytes=$(stat -c %s "$f")
+	echo "== side by side: ${f#"$corpus"/} ($(mib "$bytes") MiB), median of $runs interleaved round(s)"
+	labels+=("evtxscan dump --format jsonl, 1 core")
+	cmds+=("${pin1[*]} env GOMAXPROCS=1 $(printf %q "$evtxscan") dump --format jsonl $(printf %q "$f")")
+	if [ -n "$rust" ]; then
+		labels+=("Rust evtx_dump -t 1 -o jsonl, 1 core")
+		cmds+=("${pin1[*]} $(printf %q "$rust") -t 1 -o jsonl $(printf %q "$f")")
+	fi
+	if have evtxexport; then
+		labels+=("libevtx evtxexport -f xml, 1 core")
+		cmds+=("${pin1[*]} evtxexport -f xml $(printf %q "$f")")
+	fi
+	if [ ${#pin2[@]} -gt 0 ] || ! have taskset; then
+		labels+=("evtxscan dump --format jsonl, 2 cores")
+		cmds+=("${pin2[*]} env GOMAXPROCS=2 $(printf %q "$evtxscan") dump --format jsonl $(printf %q "$f")")
+		if [ -n "$rust" ]; then
+			labels+=("Rust evtx_dump -t 2 -o jsonl, 2 cores")
+			cmds+=("${pin2[*]} $(printf %q "$rust") -t 2 -o jsonl $(printf %q "$f")")
+		fi
+		labels+=("evtxscan scan (xlsx+html), 2 cores")
+		cmds+=("${pin2[*]} env GOMAXPROCS=2 $(printf %q "$evtxscan") scan -q --out $(printf %q "$work/side-scan") $(printf %q "$f")")
+	fi
+	: >"$work/side"
+	for ((r = 0; r < runs; r++)); do
+		for i in "${!cmds[@]}"; do
+			rm -rf "$work/side-scan"
+			: >"$work/side-cpu"
+			t0=$(date +%s%N)
+			if [ -n "$timebin" ]; then
+				eval "$timebin -a -f '%U %S' -o $(printf %q "$work/side-cpu") ${cmds[$i]}" >/dev/null 2>&1
+			else
+				eval "${cmds[$i]}" >/dev/null 2>&1
+			fi
+			t1=$(date +%s%N)
+			# wall µs, CPU µs (user+system of the command and its children)
+			echo "$i $(((t1 - t0) / 1000)) $(awk '{s += ($1 + $2) * 1e6} END {printf "%d", s}' "$work/side-cpu")" >>"$work/side"
+		done
+	done
+	# median wall time (µs) per command
+	local -a med medcpu
+	median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2)}'; }
+	for i in "${!cmds[@]}"; do
+		med[i]=$(awk -v i="$i" '$1 == i {print $2}' "$work/side" | median)
+		medcpu[i]=$(awk -v i="$i" '$1 == i {print $3}' "$work/side" | median)
+		printf '  %-44s %7s MiB/s %8.3fs wall %7s MiB/cpu-s\n' "${labels[$i]}" \
+			"$(awk -v b="$bytes" -v us="${med[i]}" 'BEGIN {if (us > 0) printf "%.1f", b/1048576/(us/1e6); else print "inf"}')" \
+			"$(awk -v us="${med[i]}" 'BEGIN {print us/1e6}')" \
+			"$(awk -v b="$bytes" -v us="${medcpu[i]}" 'BEGIN {if (us > 0) printf "%.1f", b/1048576/(us/1e6); else print "-"}')"
+	done
+	# ratio A B: speed of A over speed of B (= time of B over time of A)
+	side_ratio() {
+		local a b ia="" ib=""
+		for i in "${!labels[@]}"; do
+			[ "${labels[$i]}" = "$1" ] && ia=$i
+			[ "${labels[$i]}" = "$2" ] && ib=$i
+		done
+		if [ -z "$ia" ] || [ -z "$ib" ]; then echo "n/a (not measured)"; return; fi
+		a=${med[ia]} b=${med[ib]}
+		awk -v a="$a" -v b="$b" 'BEGIN {if (a > 0) printf "%.2fx", b/a; else print "n/a"}'
+		a=${medcpu[ia]} b=${medcpu[ib]}
+		[ "${3:-}" = wall ] || awk -v a="$a" -v b="$b" 'BEGIN {if (a > 0 && b > 0) printf " (CPU time %.2fx)", b/a}'
+	}
+	echo "  ratios (speed over speed; > 1 means evtxscan is faster):"
+	echo "    dump / Rust evtx 0.12.2, 1 core     $(side_ratio "evtxscan dump --format jsonl, 1 core" "Rust evtx_dump -t 1 -o jsonl, 1 core")   (issue 17: >= 1.0x, goal 1.5x)"
+	echo "    dump / Rust evtx 0.12.2, 2 cores    $(side_ratio "evtxscan dump --format jsonl, 2 cores" "Rust evtx_dump -t 2 -o jsonl, 2 cores")"
+	echo "    dump / libevtx, 1 core              $(side_ratio "evtxscan dump --format jsonl, 1 core" "libevtx evtxexport -f xml, 1 core")"
+	echo "    dump 2 cores / dump 1 core          $(side_ratio "evtxscan dump --format jsonl, 2 cores" "evtxscan dump --format jsonl, 1 core" wall)   (issue 17: >= 1.8x; wall time only)"
+	echo "    scan time / dump time, 2 cores      $(side_ratio "evtxscan scan (xlsx+html), 2 cores" "evtxscan dump --format jsonl, 2 cores" wall | awk '{ if ($1 ~ /x$/) { sub(/x$/, "", $1); printf "%.2f", 1/$1 } else print }')   (issue 17: <= 2.0)"
+	echo
+}
+if [ -z "$rust" ]; then
+	echo "  Rust evtx_dump: not found (build 0.12.2 as ../shared/docs/peers.md says, then pass -r PATH or set EVTX_DUMP)"
+fi
+have evtxexport || echo "  evtxexport: not installed (apt-get install libevtx-utils)"
+for f in "${files[@]}"; do
+	side_by_side "$f"
+done
+[ "$side_only" = 1 ] && exit 0
 
 echo "== one file: ${file#"$corpus"/} ($(mib "$file_bytes") MiB)"
 GOMAXPROCS=1 measure "evtxscan dump --format jsonl, GOMAXPROCS=1" "$file_bytes" "$evtxscan" dump --format jsonl "$file"

@@ -43,7 +43,7 @@ var (
 func loadFuzzSeeds(f *testing.F) []fuzzSeed {
 	fuzzSeedsOnce.Do(func() {
 		// The corpus seeds are a bonus: without the corpus the fixtures do.
-		corpus := filepath.Join(testenv.RepoRoot(f), "..", "shared", "evtx-corpus")
+		corpus, _ := testenv.CorpusDir()
 		for _, p := range fuzzSeedFiles {
 			if !strings.HasPrefix(p, "../") {
 				p = filepath.Join(corpus, p)

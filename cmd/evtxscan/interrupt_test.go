@@ -133,8 +133,8 @@ func goodReport(t *testing.T, out string) map[string][]byte {
 		t.Fatalf("first scan: exit %d: %s", code, stderr.String())
 	}
 	snap := snapshot(t, out)
-	if len(snap) != 6 {
-		t.Fatalf("first scan wrote %d files, want 6: %v", len(snap), snap)
+	if len(snap) != 7 { // 6 reports and run.json
+		t.Fatalf("first scan wrote %d files, want 7: %v", len(snap), snap)
 	}
 	return snap
 }

@@ -26,8 +26,9 @@ const (
 	// exitInterrupted (130) and exitTerminated (143): see signals.go.
 )
 
-// version is set by the build (-ldflags "-X main.version=…").
-var version = "dev"
+// version is set at release by the build (-ldflags "-X main.version=v1.2.3");
+// empty, the module version Go stamps is used (see buildName).
+var version = ""
 
 // A command is one subcommand. Each lives in its own file and registers
 // itself in init, so rooms can add theirs without touching this file.
@@ -90,7 +91,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		usage(stdout)
 		return exitOK
 	case "--version", "version":
-		fmt.Fprintln(stdout, "evtxscan", version)
+		fmt.Fprintln(stdout, buildName())
 		return exitOK
 	}
 	c, ok := commands[args[0]]

@@ -222,7 +222,7 @@ func (o *analysisFlags) config(now time.Time) (analysis.Config, error) {
 		return cfg, err
 	}
 	cfg.Dedup = o.dedup
-	cfg.Tool = "evtxscan " + version
+	cfg.Tool = buildName()
 	return cfg, nil
 }
 
