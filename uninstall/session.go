@@ -99,7 +99,7 @@ func (t *Tracker) Add(ev *parser.Event) {
 	}
 	// Each computer's own last event tells whether its log ends right
 	// after an operation that never finished.
-	if c := ev.System.Computer; c == t.lastComputer {
+	if c := ev.System.Computer; c == t.lastComputer && t.lastSeen != nil {
 		if tm := ev.Time(); tm.After(t.lastTime) {
 			t.lastTime = tm
 			t.lastSeen[c] = tm
