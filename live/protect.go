@@ -3,7 +3,6 @@ package live
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -329,28 +328,16 @@ func copyProgram(src, dest string) error {
 		return fmt.Errorf("cannot read this program (%s): %w", src, err)
 	}
 	defer in.Close()
-	tmp, err := os.CreateTemp(filepath.Dir(dest), ".evtxscan-install-*.tmp")
-	if err != nil {
+	stage, err := replaceFile(dest, ".evtxscan-install-*.tmp", in)
+	switch {
+	case err == nil:
+		return nil
+	case stage == stageCreate:
 		return fmt.Errorf("cannot write into %s: %w (run from an elevated prompt)", filepath.Dir(dest), err)
+	case stage == stageRename:
+		err = fmt.Errorf("%w (is the scheduled task running it? stop it with schtasks /End /TN \\evtxscan\\live and install again)", err)
 	}
-	_, err = io.Copy(tmp, in)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), dest)
-		if err != nil {
-			err = fmt.Errorf("%w (is the scheduled task running it? stop it with schtasks /End /TN \\evtxscan\\live and install again)", err)
-		}
-	}
-	if err != nil {
-		_ = os.Remove(tmp.Name())
-		return fmt.Errorf("cannot install %s: %w", dest, err)
-	}
-	return nil
+	return fmt.Errorf("cannot install %s: %w", dest, err)
 }
 
 // listTree returns every path inside dir, links not followed.

@@ -200,10 +200,32 @@ func copyFileAtomic(src, dest string) error {
 // writeFileAtomic writes dest through a temporary file in its folder,
 // flushed and renamed over it: a reader sees the old or the new file.
 func writeFileAtomic(dest string, from io.Reader) error {
-	tmp, err := os.CreateTemp(filepath.Dir(dest), ".evtxscan-latest-*.tmp")
-	if err != nil {
+	stage, err := replaceFile(dest, ".evtxscan-latest-*.tmp", from)
+	switch {
+	case err == nil:
+		return nil
+	case stage == stageCreate:
 		return fmt.Errorf("cannot write %s: %w", dest, err)
 	}
+	return fmt.Errorf("cannot write %s: %w (is it open in another program?)", dest, err)
+}
+
+// The steps of replaceFile, so callers can say what to do about a failure.
+const (
+	stageCreate = "create" // the temporary file could not be created
+	stageWrite  = "write"  // copying, flushing or closing it failed
+	stageRename = "rename" // it could not replace dest
+)
+
+// replaceFile writes dest through a temporary file (named by pattern) in
+// dest's folder, flushed and renamed over dest once complete. On failure
+// the temporary file is removed and stage says which step failed.
+func replaceFile(dest, pattern string, from io.Reader) (stage string, err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(dest), pattern)
+	if err != nil {
+		return stageCreate, err
+	}
+	stage = stageWrite
 	_, err = io.Copy(tmp, from)
 	if err == nil {
 		err = tmp.Sync()
@@ -212,11 +234,12 @@ func writeFileAtomic(dest string, from io.Reader) error {
 		err = cerr
 	}
 	if err == nil {
+		stage = stageRename
 		err = os.Rename(tmp.Name(), dest)
 	}
 	if err != nil {
 		_ = os.Remove(tmp.Name())
-		return fmt.Errorf("cannot write %s: %w (is it open in another program?)", dest, err)
+		return stage, err
 	}
-	return nil
+	return "", nil
 }
